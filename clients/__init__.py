@@ -1,0 +1,1 @@
+"""posecast clients: the ``posecast`` command line, Python clients, offline runs."""

@@ -1,0 +1,1 @@
+"""One module per ``posecast`` subcommand; each exposes ``register(subparsers)``."""

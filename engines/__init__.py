@@ -1,0 +1,12 @@
+"""posecast engines: everything that turns one frame into per-person metric 3D skeletons.
+
+Runtimes (onnxruntime, TensorRT), model wrappers (person detector, BlazePose landmark model),
+camera geometry (crops, intrinsics, absolute reconstruction, skeleton formats), and the
+dynamic batcher. Importing this package is cheap: heavy backends are imported only when used.
+
+Usage::
+
+    from engines.estimator import PoseEstimator
+    estimator = PoseEstimator.from_defaults()
+    frame_poses = estimator.estimate(image_rgb)
+"""

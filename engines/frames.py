@@ -1,0 +1,122 @@
+"""The per-frame record passed between engines, tracker and service: one array per field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+UNTRACKED_ID = -1
+"""``track_ids`` value of a person that no track has claimed."""
+
+
+@dataclass(frozen=True)
+class FramePoses:
+    """All persons found in one frame.
+
+    Attributes:
+        skeleton: name of the joint set (e.g. ``blazepose_33``, ``smpl_24``).
+        boxes_xyxy: (N, 4) person boxes in image pixels.
+        scores: (N,) person confidence in [0, 1].
+        joints2d_px: (N, J, 2) joints in image pixels.
+        joints_cam_m: (N, J, 3) joints in metres, camera frame (x right, y down, z forward).
+        joint_scores: (N, J) per-joint confidence in [0, 1].
+        track_ids: (N,) track id per person, ``UNTRACKED_ID`` where untracked.
+        track_states: (N,) track state name per person, ``""`` where untracked.
+        joints_cam_raw_m: (N, J, 3) unsmoothed joints when a tracker smoothed
+            ``joints_cam_m``, else None.
+    """
+
+    skeleton: str
+    boxes_xyxy: np.ndarray
+    scores: np.ndarray
+    joints2d_px: np.ndarray
+    joints_cam_m: np.ndarray
+    joint_scores: np.ndarray
+    track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    track_states: np.ndarray = field(default=None)  # type: ignore[assignment]
+    joints_cam_raw_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.scores)
+        if self.track_ids is None:
+            object.__setattr__(self, "track_ids", np.full(n, UNTRACKED_ID, dtype=np.int64))
+        if self.track_states is None:
+            object.__setattr__(self, "track_states", np.full(n, "", dtype="<U16"))
+        num_joints = self.joint_scores.shape[1] if self.joint_scores.ndim == 2 else -1
+        expected = {
+            "boxes_xyxy": (n, 4),
+            "scores": (n,),
+            "joints2d_px": (n, num_joints, 2),
+            "joints_cam_m": (n, num_joints, 3),
+            "joint_scores": (n, num_joints),
+            "track_ids": (n,),
+            "track_states": (n,),
+        }
+        if self.joints_cam_raw_m is not None:
+            expected["joints_cam_raw_m"] = (n, num_joints, 3)
+        for name, shape in expected.items():
+            actual = getattr(self, name).shape
+            if actual != shape:
+                raise ValueError(f"FramePoses.{name}: expected shape {shape}, got {actual}")
+
+    @classmethod
+    def empty(cls, skeleton: str, num_joints: int) -> FramePoses:
+        """A frame without persons."""
+        return cls(
+            skeleton=skeleton,
+            boxes_xyxy=np.zeros((0, 4), np.float32),
+            scores=np.zeros(0, np.float32),
+            joints2d_px=np.zeros((0, num_joints, 2), np.float32),
+            joints_cam_m=np.zeros((0, num_joints, 3), np.float32),
+            joint_scores=np.zeros((0, num_joints), np.float32),
+        )
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.joint_scores.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __getitem__(self, index: int | slice | np.ndarray | list[int]) -> FramePoses:
+        """Select persons; an int keeps the person axis (result has one person)."""
+        if isinstance(index, int | np.integer):
+            index = [int(index)]
+        raw = None if self.joints_cam_raw_m is None else self.joints_cam_raw_m[index]
+        return replace(
+            self,
+            boxes_xyxy=self.boxes_xyxy[index],
+            scores=self.scores[index],
+            joints2d_px=self.joints2d_px[index],
+            joints_cam_m=self.joints_cam_m[index],
+            joint_scores=self.joint_scores[index],
+            track_ids=self.track_ids[index],
+            track_states=self.track_states[index],
+            joints_cam_raw_m=raw,
+        )
+
+    @classmethod
+    def concatenate(cls, frames: list[FramePoses]) -> FramePoses:
+        """Join the persons of several records of the same skeleton."""
+        if not frames:
+            raise ValueError("FramePoses.concatenate needs at least one record")
+        skeletons = {frame.skeleton for frame in frames}
+        if len(skeletons) != 1:
+            raise ValueError(f"cannot concatenate different skeletons: {sorted(skeletons)}")
+        has_raw = all(frame.joints_cam_raw_m is not None for frame in frames)
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(frame, name) for frame in frames])
+
+        return cls(
+            skeleton=frames[0].skeleton,
+            boxes_xyxy=cat("boxes_xyxy"),
+            scores=cat("scores"),
+            joints2d_px=cat("joints2d_px"),
+            joints_cam_m=cat("joints_cam_m"),
+            joint_scores=cat("joint_scores"),
+            track_ids=cat("track_ids"),
+            track_states=cat("track_states"),
+            joints_cam_raw_m=cat("joints_cam_raw_m") if has_raw else None,
+        )

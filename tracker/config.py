@@ -1,0 +1,141 @@
+"""Tracker configuration: frozen dataclasses, every threshold named with its unit and effect."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+from engines.errors import InvalidInputError
+
+
+class AssociationMode(Enum):
+    """Who decides which detection belongs to which track.
+
+    FREE: the tracker alone (3D pose distance); new tracks from confident detections.
+    UNKNOWN: 3DPW's "unknown association": reference 2D poses with ids, given for the first
+        frame only, create the tracks (which carry the references' ids); no other tracks are
+        ever created, later frames are associated in 3D as in FREE.
+    KNOWN: reference 2D poses with ids arrive for every frame and decide the assignment;
+        frames without references fall back to 3D association with the existing tracks.
+    """
+
+    FREE = "free"
+    UNKNOWN = "unknown"
+    KNOWN = "known"
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidInputError(message)
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """One Euro filter (Casiez et al. 2012) applied per joint per track, with real timestamps.
+
+    The cutoff frequency of each joint is ``min_cutoff_hz + beta_per_m * speed_m_s``: a still
+    joint is smoothed hard (low cutoff), a moving one lightly (high cutoff, little lag).
+
+    Attributes:
+        is_enabled: False reports the raw joints as the smoothed ones.
+        min_cutoff_hz: cutoff of a still joint. Lower: less jitter at rest, more lag when a
+            joint starts moving. Higher: more jitter, less lag.
+        beta_per_m: cutoff increase per m/s of joint speed. Higher: less lag when moving (the
+            lag of a joint moving at constant speed tends to 1 / (2 pi beta) metres), but
+            noise-driven speed lets more jitter through. Lower: smoother, more lag.
+        d_cutoff_hz: cutoff of the low-pass filter on the speed estimate. Lower: steadier speed
+            (so steadier cutoff) but slower reaction to a start; higher: jitter raises the
+            cutoff.
+    """
+
+    is_enabled: bool = True
+    min_cutoff_hz: float = 1.0
+    beta_per_m: float = 2.0
+    d_cutoff_hz: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(self.min_cutoff_hz > 0, f"min_cutoff_hz must be > 0, got {self.min_cutoff_hz}")
+        _require(self.beta_per_m >= 0, f"beta_per_m must be >= 0, got {self.beta_per_m}")
+        _require(self.d_cutoff_hz > 0, f"d_cutoff_hz must be > 0, got {self.d_cutoff_hz}")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Thresholds of the tracker (defaults tuned on ``tracker.scenes`` at 30 Hz, 3 cm noise).
+
+    Attributes:
+        max_pose_distance_m: gate of a track just seen: a detection whose mean per-joint 3D
+            distance to the track's predicted pose exceeds the gate is no match. Lower:
+            fewer wrong matches between people close together, but fast or noisy people lose
+            their track (fragments). Higher: tracks survive noise and depth errors, but may
+            grab a neighbour's detection (ID switches).
+        gate_growth_m_per_s: the gate grows by this much per second since the track was last
+            seen, since the predicted pose drifts the longer a person is unseen. Higher: more
+            re-acquisitions after long occlusions, more risk of taking someone else.
+        max_gate_m: upper bound of the grown gate.
+        min_joint_confidence: joints below this confidence count as absent in pose distances
+            and motion estimates. Higher: only reliable joints count, but fewer of them.
+        min_common_joints: pairs with fewer joints confident in both are never matched.
+        high_score_threshold: detections at or above it are matched first and may start
+            tracks (ByteTrack's first stage). Higher: fewer false tracks, late starts.
+        low_score_threshold: detections in [low, high) are only matched to tracks left over by
+            the first stage (second stage); below it they are ignored. Lower: occluded,
+            low-score people keep their tracks, but false detections may extend tracks.
+        confirm_hits: hits (consecutive matched frames) after which a tentative track is
+            confirmed. Higher: fewer tracks from false detections, later confirmation. A
+            tentative track that misses a frame is terminated.
+        searching_timeout_s: a confirmed track unseen for longer than this (seconds, not
+            frames, since frames get dropped) is terminated. Higher: survives longer
+            occlusions, but a stale track may take a newcomer's detection.
+        velocity_time_constant_s: time constant of the exponential average of the pose's
+            velocity (constant-velocity model). Lower: follows turns and stops sooner, noisier
+            predictions; higher: steadier, slower to react.
+        max_reference_distance: gate of the 2D reference matching, in units of the reference's
+            size (diagonal of the box around its confident joints). Lower: stricter.
+        association: see ``AssociationMode``.
+        smoothing: see ``SmoothingConfig``.
+    """
+
+    max_pose_distance_m: float = 0.4
+    gate_growth_m_per_s: float = 0.5
+    max_gate_m: float = 1.0
+    min_joint_confidence: float = 0.3
+    min_common_joints: int = 3
+    high_score_threshold: float = 0.5
+    low_score_threshold: float = 0.1
+    confirm_hits: int = 3
+    searching_timeout_s: float = 1.5
+    velocity_time_constant_s: float = 0.2
+    max_reference_distance: float = 0.5
+    association: AssociationMode = AssociationMode.FREE
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("max_pose_distance_m", "max_gate_m", "max_reference_distance"):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value > 0, f"{name} must be > 0, got {value}")
+        _require(
+            self.max_gate_m >= self.max_pose_distance_m,
+            f"max_gate_m ({self.max_gate_m}) must be >= max_pose_distance_m "
+            f"({self.max_pose_distance_m})",
+        )
+        _require(self.gate_growth_m_per_s >= 0, "gate_growth_m_per_s must be >= 0")
+        _require(0 <= self.min_joint_confidence <= 1, "min_joint_confidence must be in [0, 1]")
+        _require(self.min_common_joints >= 1, "min_common_joints must be >= 1")
+        _require(
+            0 <= self.low_score_threshold <= self.high_score_threshold <= 1,
+            f"expected 0 <= low_score_threshold <= high_score_threshold <= 1, got "
+            f"{self.low_score_threshold}, {self.high_score_threshold}",
+        )
+        _require(self.confirm_hits >= 1, f"confirm_hits must be >= 1, got {self.confirm_hits}")
+        _require(self.searching_timeout_s >= 0, "searching_timeout_s must be >= 0")
+        _require(self.velocity_time_constant_s > 0, "velocity_time_constant_s must be > 0")
+        _require(
+            isinstance(self.association, AssociationMode),
+            f"association must be an AssociationMode, got {self.association!r}",
+        )
+
+    def gate_m(self, unseen_s: float) -> float:
+        """Gate (metres) of a track last seen ``unseen_s`` seconds ago."""
+        return min(self.max_pose_distance_m + self.gate_growth_m_per_s * unseen_s, self.max_gate_m)

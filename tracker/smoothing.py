@@ -1,0 +1,69 @@
+"""One Euro filter (Casiez, Roussel, Vogel, CHI 2012) over arrays of points, with real time."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engines.errors import InvalidInputError
+from tracker.config import SmoothingConfig
+
+
+def _smoothing_factor(elapsed_s: float, cutoff_hz: np.ndarray | float) -> np.ndarray | float:
+    """Weight of the new sample of a first-order low-pass filter with this cutoff."""
+    time_constant_s = 1.0 / (2.0 * math.pi * np.asarray(cutoff_hz))
+    return 1.0 / (1.0 + time_constant_s / elapsed_s)
+
+
+class OneEuroFilter:
+    """Adaptive low-pass filter of points (e.g. the (J, 3) joints of one track).
+
+    Each point gets its own cutoff from its own speed (norm over the last axis), so a still
+    wrist is smoothed hard while a swinging one follows closely.
+    """
+
+    def __init__(self, config: SmoothingConfig) -> None:
+        self._config = config
+        self._value: np.ndarray | None = None
+        self._velocity: np.ndarray | None = None
+        self._timestamp_s = 0.0
+
+    def reset(self) -> None:
+        """Forget the past: the next sample passes unchanged."""
+        self._value = None
+        self._velocity = None
+
+    def __call__(self, values: np.ndarray, timestamp_s: float) -> np.ndarray:
+        """Filter one sample.
+
+        Args:
+            values: (..., D) points, e.g. (J, 3) joints in metres.
+            timestamp_s: time of the sample, after the previous one.
+
+        Returns:
+            (..., D) filtered points (a new array).
+
+        Raises:
+            InvalidInputError: the timestamp does not increase.
+        """
+        values = np.asarray(values, np.float64)
+        if self._value is None or self._velocity is None:
+            self._value, self._velocity = values.copy(), np.zeros_like(values)
+            self._timestamp_s = timestamp_s
+            return values.copy()
+        elapsed_s = timestamp_s - self._timestamp_s
+        if not elapsed_s > 0:
+            raise InvalidInputError(
+                f"One Euro filter: expected a timestamp after {self._timestamp_s}, "
+                f"got {timestamp_s}"
+            )
+        config = self._config
+        raw_velocity = (values - self._value) / elapsed_s
+        alpha_d = _smoothing_factor(elapsed_s, config.d_cutoff_hz)
+        self._velocity = self._velocity + alpha_d * (raw_velocity - self._velocity)
+        speed = np.linalg.norm(self._velocity, axis=-1, keepdims=True)
+        alpha = _smoothing_factor(elapsed_s, config.min_cutoff_hz + config.beta_per_m * speed)
+        self._value = self._value + alpha * (values - self._value)
+        self._timestamp_s = timestamp_s
+        return self._value.copy()
