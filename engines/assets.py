@@ -1,0 +1,67 @@
+"""The embedded models: where they are, and proof that they are the files we converted.
+
+Every model is listed in ``models/manifest.json`` with its sha256; loading checks it, so a
+truncated download, a git-lfs pointer or a swapped file fails with a clear message instead
+of wrong poses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+from engines.errors import ModelError
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
+REBUILD_HINT = "reinstall posecast, or rebuild the models with tools/convert_models.py"
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(model_dir: Path = DEFAULT_MODEL_DIR) -> dict:
+    """The manifest's ``models`` table: model name -> entry (file, sha256, source, licence...)."""
+    manifest_path = Path(model_dir) / "manifest.json"
+    try:
+        return json.loads(manifest_path.read_text())["models"]
+    except FileNotFoundError as error:
+        raise ModelError(f"model manifest not found: {manifest_path}; {REBUILD_HINT}") from error
+    except (json.JSONDecodeError, KeyError) as error:
+        raise ModelError(f"model manifest {manifest_path} is malformed: {error}") from error
+
+
+@cache
+def _verified(path: Path, expected_sha256: str, size: int, mtime_ns: int) -> None:
+    """Hash once per file version (path, size and mtime are part of the cache key)."""
+    actual = file_sha256(path)
+    if actual != expected_sha256:
+        raise ModelError(
+            f"model file {path} is corrupted or replaced: sha256 {actual}, manifest says "
+            f"{expected_sha256}; {REBUILD_HINT}"
+        )
+
+
+def model_path(name: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
+    """Path of model ``name`` after checking it against the manifest.
+
+    Raises:
+        ModelError: unknown name, missing file, or sha256 mismatch.
+    """
+    models = read_manifest(model_dir)
+    if name not in models:
+        raise ModelError(f"unknown model {name!r}; {model_dir} provides {sorted(models)}")
+    entry = models[name]
+    path = Path(model_dir) / entry["file"]
+    if not path.is_file():
+        raise ModelError(f"model file missing: {path}; {REBUILD_HINT}")
+    stat = path.stat()
+    _verified(path, entry["sha256"], stat.st_size, stat.st_mtime_ns)
+    return path

@@ -1,0 +1,152 @@
+"""The runtime interface, its options, and the backend table."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+import numpy as np
+
+from engines.errors import InvalidInputError, ModelError
+
+Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"]
+"""``cpu``/``cuda``/``tensorrt-ep`` run through onnxruntime; ``tensorrt`` is native TensorRT."""
+
+BACKENDS: dict[str, str] = {
+    "cpu": "engines.runtimes.onnx:OnnxRuntime",
+    "cuda": "engines.runtimes.onnx:OnnxRuntime",
+    "tensorrt-ep": "engines.runtimes.onnx:OnnxRuntime",
+    "tensorrt": "engines.runtimes.tensorrt:TensorRTRuntime",
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (None for a dynamic dimension) and dtype of a model input or output."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+
+    def check(self, array: np.ndarray) -> None:
+        """Raise InvalidInputError unless ``array`` fits this spec (dynamic dims match anything)."""
+        if array.dtype != self.dtype:
+            raise InvalidInputError(f"{self.name}: expected dtype {self.dtype}, got {array.dtype}")
+        fits = len(array.shape) == len(self.shape) and all(
+            want is None or want == got for want, got in zip(self.shape, array.shape, strict=True)
+        )
+        if not fits:
+            raise InvalidInputError(f"{self.name}: expected shape {self.shape}, got {array.shape}")
+
+
+@dataclass(frozen=True)
+class BatchProfile:
+    """The batch sizes an engine is built for (TensorRT optimization profile: min/opt/max).
+
+    Raising ``max_batch`` allows bigger batches at the cost of engine memory and build time;
+    ``opt_batch`` is the size TensorRT tunes its kernels for (the batcher's usual batch).
+    """
+
+    min_batch: int = 1
+    opt_batch: int = 8
+    max_batch: int = 16
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
+            raise ValueError(
+                f"batch profile needs 1 <= min <= opt <= max, got "
+                f"{self.min_batch}/{self.opt_batch}/{self.max_batch}"
+            )
+
+    def check_batch(self, batch_size: int) -> None:
+        if not self.min_batch <= batch_size <= self.max_batch:
+            raise InvalidInputError(
+                f"batch of {batch_size} is outside the engine profile "
+                f"[{self.min_batch}, {self.max_batch}]; split it (the batcher does)"
+            )
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run a model.
+
+    Attributes:
+        provider: where to run (see ``Provider``); an unavailable one is an error, never a
+            silent CPU fallback.
+        intra_op_threads: threads inside one operator (0: onnxruntime's default, all cores).
+        inter_op_threads: threads across independent operators (0: default).
+        fp16: TensorRT precision; FP16 is faster but can cost pose accuracy (compare first).
+        engine_cache_dir: where TensorRT engines and timing caches are kept between runs.
+        device_id: CUDA device index.
+        profile: batch sizes the engine must accept.
+    """
+
+    provider: Provider = "cpu"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    fp16: bool = False
+    engine_cache_dir: Path | None = None
+    device_id: int = 0
+    profile: BatchProfile = BatchProfile()
+
+    def __post_init__(self) -> None:
+        if self.provider not in BACKENDS:
+            raise InvalidInputError(
+                f"unknown provider {self.provider!r}; choose one of {sorted(BACKENDS)}"
+            )
+        if self.intra_op_threads < 0 or self.inter_op_threads < 0:
+            raise InvalidInputError("thread counts must be >= 0")
+
+
+class Runtime(Protocol):
+    """A loaded model that runs whole batches: named arrays in, named arrays out."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one batch; every output has the batch size of the inputs."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+def create_runtime(model_path: Path, options: RuntimeOptions | None = None) -> Runtime:
+    """Load ``model_path`` (ONNX) with the backend that ``options.provider`` names.
+
+    Raises:
+        ModelError: the file is missing or cannot be loaded.
+        ProviderUnavailableError: the provider is not available on this machine.
+    """
+    options = options or RuntimeOptions()
+    if not Path(model_path).is_file():
+        raise ModelError(f"model file not found: {model_path}")
+    module_name, class_name = BACKENDS[options.provider].split(":")
+    backend = getattr(importlib.import_module(module_name), class_name)
+    return backend(Path(model_path), options)
+
+
+def warm_up(runtime: Runtime, batch_sizes: Iterable[int]) -> None:
+    """Run every batch size once, since the first use of a new shape is slow (allocations,
+    kernel selection, TensorRT shape specialisation)."""
+    for batch_size in batch_sizes:
+        feeds = {
+            spec.name: np.zeros(
+                (batch_size, *(dim or 1 for dim in spec.shape[1:])), dtype=spec.dtype
+            )
+            for spec in runtime.inputs
+        }
+        runtime.infer(feeds)
