@@ -1,0 +1,50 @@
+"""``posecast pose IMAGE``: every person of one image as a per-frame message (untracked)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from clients.options import add_camera_options, add_model_options, camera_for, estimator_for
+from engines.images import read_image
+from service.messages import FrameMessage, persons_from_poses
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pose",
+        help="estimate the 3D poses of every person in one image",
+        description="Detect every person in IMAGE and write their camera-space 3D skeletons "
+        "as one per-frame message (JSON).",
+    )
+    parser.add_argument("image", type=Path, help="image file (JPEG, PNG, ...)")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="write the JSON message here (default: stdout)"
+    )
+    add_model_options(parser)
+    add_camera_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    image = read_image(args.image)
+    height, width = image.shape[:2]
+    estimate = estimator_for(args).estimate(image, camera_for(args, width, height))
+    message = FrameMessage(
+        stream=str(args.image),
+        frame=0,
+        timestamp=0.0,
+        width=width,
+        height=height,
+        skeleton=estimate.poses.skeleton,
+        persons=persons_from_poses(estimate.poses),
+        timing_ms={name: round(ms, 2) for name, ms in estimate.timing_ms.items()},
+    )
+    text = message.model_dump_json(indent=None) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"{len(message.persons)} persons -> {args.output}", file=sys.stderr)
+    return 0

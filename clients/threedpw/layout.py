@@ -45,6 +45,8 @@ _ALLOWED_PICKLE_GLOBALS = frozenset(
         ("numpy._core.multiarray", "scalar"),
         ("numpy.core.numeric", "_frombuffer"),
         ("numpy._core.numeric", "_frombuffer"),
+        # Python 3 writes bytes in protocol 2 as _codecs.encode(text, "latin1").
+        ("_codecs", "encode"),
         ("copyreg", "_reconstructor"),
         ("builtins", "object"),
     }
@@ -88,7 +90,7 @@ class Sequence3DPW:
     """One 3DPW sequence: what the pipeline and the evaluation need, typed and checked.
 
     Attributes:
-        name: sequence name, e.g. ``downtown_walking_00``.
+        name: sequence name (the file name), e.g. ``downtown_walking_00``.
         split: ``train``, ``validation`` or ``test``.
         image_paths: N paths ``imageFiles/{name}/image_{i:05d}.jpg`` (they need not exist:
             evaluation reads only the sequence file).
@@ -96,7 +98,8 @@ class Sequence3DPW:
         cam_poses: (N, 4, 4) camera-from-world transforms, metres.
         poses2d_px: (P, N, 18, 3) 2D keypoints as (x_px, y_px, confidence); all zeros where
             the person was not detected (the stored layout (P, N, 3, 18) is transposed here).
-        joints_world_m: (P, N, 24, 3) SMPL joints in the world frame, metres.
+        joints_world_m: (P, N, 24, 3) SMPL joints in the world frame, metres. Like
+            ``cam_poses``, only checked to be finite in scored frames (by the evaluation).
         campose_valid: (P, N) bool, whether the camera pose of the frame is aligned.
         genders: P strings (``m``/``f``), empty strings if the file has none.
     """
@@ -209,8 +212,12 @@ def parse_sequence(data: dict[str, Any], path: Path, root: Path, split: str) -> 
     for key in ("poses2d", "jointPositions", "campose_valid", "cam_poses", "cam_intrinsics"):
         if key not in data:
             raise InvalidInputError(f"{path}: missing key {key!r}")
-    name = str(data.get("sequence", path.stem))
-    cam_poses = _float_array(data, "cam_poses", path)
+    # The file name is the sequence's name everywhere (image directory, prediction file);
+    # in 3DPW it equals the pickle's own "sequence" entry.
+    name = path.stem
+    # Only the intrinsics must be finite here: camera poses and joints matter in the frames
+    # that are scored, which the evaluation checks (unscored frames may hold anything).
+    cam_poses = _float_array(data, "cam_poses", path, require_finite=False)
     if cam_poses.ndim != 3 or cam_poses.shape[0] == 0 or cam_poses.shape[1:] != (4, 4):
         raise InvalidInputError(
             f"{path}: key 'cam_poses' expected shape (N, 4, 4), N > 0, got {cam_poses.shape}"
@@ -223,11 +230,12 @@ def parse_sequence(data: dict[str, Any], path: Path, root: Path, split: str) -> 
         )
 
     persons = _person_count(data, "jointPositions", path)
-    # 2D keypoints only decide which frames count; they are not checked for finiteness.
     poses2d = _per_person(
         data, "poses2d", persons, (frames, 3, POSES2D_JOINT_COUNT), path, require_finite=False
     )
-    joints = _per_person(data, "jointPositions", persons, (frames, SMPL_JOINT_COUNT * 3), path)
+    joints = _per_person(
+        data, "jointPositions", persons, (frames, SMPL_JOINT_COUNT * 3), path, require_finite=False
+    )
     valid = _per_person(data, "campose_valid", persons, (frames,), path)
     genders = tuple(str(gender) for gender in data.get("genders", [""] * persons))
     if len(genders) != persons:

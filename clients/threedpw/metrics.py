@@ -22,7 +22,8 @@ ROMP's ``romp/lib/evaluation/pw3d_eval/evaluate.py``):
   (The official script integrates ``np.interp`` with ``scipy.integrate.quad``, which
   approximates this same integral.)
 
-This module is deliberately independent of posecast's own geometry code (``engines``).
+This module is deliberately independent of posecast's own geometry code (``engines.geometry``):
+Procrustes is implemented here, so the pipeline cannot grade itself with its own maths.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from engines.errors import InvalidInputError
+
+SMPL_JOINT_COUNT = 24
 
 PCK_JOINTS = (1, 2, 4, 5, 7, 8, 16, 17, 18, 19, 20, 21)
 """SMPL joints PCK and AUC are measured on: hips, knees, ankles, shoulders, elbows, wrists."""
@@ -59,7 +64,7 @@ class JointErrors:
     @staticmethod
     def concatenate(parts: list[JointErrors]) -> JointErrors:
         if not parts:
-            return JointErrors(np.zeros((0, 24)), np.zeros((0, 24)))
+            return JointErrors(np.zeros((0, SMPL_JOINT_COUNT)), np.zeros((0, SMPL_JOINT_COUNT)))
         return JointErrors(
             np.concatenate([part.root_aligned_mm for part in parts]),
             np.concatenate([part.procrustes_mm for part in parts]),
@@ -106,20 +111,20 @@ def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     covariance = np.einsum("fji,fjk->fik", predicted_centred, target_centred)  # (F, 3, 3)
     u, _, vt = np.linalg.svd(covariance)
     # R = V diag(1, 1, sign det(V U^T)) U^T maximises trace(R K) among proper rotations.
-    sign = np.sign(np.linalg.det(np.einsum("fij,fjk->fik", vt.transpose(0, 2, 1), u.transpose(0, 2, 1))))
-    sign[sign == 0] = 1.0
+    sign = np.sign(
+        np.linalg.det(np.einsum("fij,fjk->fik", vt.transpose(0, 2, 1), u.transpose(0, 2, 1)))
+    )
     correction = np.ones((len(predicted), 3))
     correction[:, 2] = sign
     rotation = np.einsum("fji,fj,fkj->fik", vt, correction, u)  # V diag(c) U^T, (F, 3, 3)
     variance = np.sum(predicted_centred**2, axis=(1, 2))  # (F,)
-    is_degenerate = ~np.any(predicted != 0, axis=(1, 2))
     trace = np.einsum("fij,fji->f", rotation, covariance)
-    scale = np.where(is_degenerate, 0.0, trace / np.where(variance > 0, variance, 1.0))
-    aligned = (
+    # All-zero poses (the official script's degenerate case) get scale 0: every joint lands
+    # on the target centroid. Constant non-zero poses have zero variance too; same outcome.
+    scale = np.where(variance > 0, trace / np.where(variance > 0, variance, 1.0), 0.0)
+    return (
         scale[:, None, None] * np.einsum("fik,fjk->fji", rotation, predicted_centred) + target_mean
     )
-    aligned[is_degenerate] = np.broadcast_to(target_mean[is_degenerate], aligned[is_degenerate].shape)
-    return aligned
 
 
 def joint_errors(predicted_m: np.ndarray, target_m: np.ndarray) -> JointErrors:
@@ -130,7 +135,7 @@ def joint_errors(predicted_m: np.ndarray, target_m: np.ndarray) -> JointErrors:
         target_m: (F, 24, 3) ground-truth joints, metres.
     """
     if predicted_m.shape != target_m.shape or predicted_m.ndim != 3 or predicted_m.shape[2] != 3:
-        raise ValueError(
+        raise InvalidInputError(
             f"expected two (F, J, 3) arrays of one shape, got {predicted_m.shape} and "
             f"{target_m.shape}"
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class Prediction3DPW:
 
     joints_cam_m: np.ndarray
     track_ids: np.ndarray | None = None
-    all_tracks: Mapping[int, np.ndarray] | None = field(default=None)
+    all_tracks: Mapping[int, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         _check_fields(self.joints_cam_m, self.track_ids, self.all_tracks, "prediction")
@@ -68,7 +68,9 @@ class Prediction3DPW:
             data["trackIds"] = self.track_ids.astype(np.int64)
             data["filledFrames"] = np.sum(self.track_ids == -1, axis=1).astype(np.int64)
         if self.all_tracks is not None:
-            data["allTracks"] = {int(key): np.asarray(value) for key, value in self.all_tracks.items()}
+            data["allTracks"] = {
+                int(key): np.asarray(value) for key, value in self.all_tracks.items()
+            }
         return data
 
 
@@ -162,9 +164,7 @@ def _check_fields(
 ) -> None:
     """Checks that need no ground truth: dtypes, shapes consistent with ``joints``, values."""
     if joints.ndim != 4 or joints.shape[2:] != (SMPL_JOINT_COUNT, 3):
-        raise InvalidInputError(
-            f"{where}: joints expected shape (P, N, 24, 3), got {joints.shape}"
-        )
+        raise InvalidInputError(f"{where}: joints expected shape (P, N, 24, 3), got {joints.shape}")
     if not np.issubdtype(joints.dtype, np.floating):
         raise InvalidInputError(f"{where}: joints must be floating point, got {joints.dtype}")
     if not np.all(np.isfinite(joints)):

@@ -1,0 +1,17 @@
+"""3DPW: the dataset layout, posecast's prediction files, and the challenge evaluation.
+
+Usage::
+
+    from clients.threedpw.layout import list_sequences, load_sequence
+    from clients.threedpw.prediction import Prediction3DPW, write_prediction
+    from clients.threedpw.evaluate import evaluate_split
+
+    for name in list_sequences(root, "test"):
+        sequence = load_sequence(root, "test", name)     # typed ground truth, image paths
+        joints_cam_m = ...                               # (P, N, 24, 3) from the pipeline
+        write_prediction(out / "test", name, Prediction3DPW(joints_cam_m))
+    result = evaluate_split(out, root, "test")           # MPJPE, PA-MPJPE, PCK, AUC
+
+``clients.threedpw.synthetic`` writes small sequences in the same layout for tests;
+``posecast eval3dpw`` is the command-line front end; docs/3dpw.md has the details.
+"""

@@ -1,0 +1,191 @@
+"""Single-image multi-person 3D poses: detect, crop, estimate, place in camera space.
+
+The steps, each a short method: detect person boxes; BlazePose on ROIs around them (with its
+refinement pass); orient each pose's metric landmarks like the camera (ROI rotation plus the
+perspective correction of the crop's viewing direction); solve each person's translation from
+its 2D landmarks and K (absolute reconstruction, per person); convert to the asked skeleton.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from engines.assets import DEFAULT_MODEL_DIR, model_path
+from engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel, BlazePoses
+from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
+from engines.frames import FramePoses
+from engines.geometry.camera import Camera
+from engines.geometry.crops import roi_from_box, roi_world_to_camera
+from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
+from engines.geometry.skeletons import convert_confidences, convert_joints, get_skeleton
+from engines.runtimes import RuntimeOptions, create_runtime
+
+NATIVE_SKELETON = "blazepose_33"
+PoseModelName = Literal["lite", "full", "heavy"]
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """What the estimator runs and how.
+
+    Attributes:
+        pose_model: BlazePose variant; lite is ~1.5x faster than full, heavy ~4x slower
+            and more accurate (heavy must be built with tools/convert_models.py --heavy).
+        skeleton: output joint set (``engines.geometry.skeletons.SKELETONS``).
+        perspective_correction: rotate each pose from its crop's viewing direction into the
+            camera's; matters for people far from the image centre.
+        detector, blazepose, reconstruction: settings of each step.
+    """
+
+    pose_model: PoseModelName = "full"
+    skeleton: str = NATIVE_SKELETON
+    perspective_correction: bool = True
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+
+    def __post_init__(self) -> None:
+        get_skeleton(self.skeleton)  # raises InvalidInputError listing the valid names
+        if self.pose_model not in ("lite", "full", "heavy"):
+            raise ValueError(f"pose_model must be lite, full or heavy, got {self.pose_model!r}")
+
+
+@dataclass(frozen=True)
+class FrameEstimate:
+    """Result of one image: the persons, where the time went, and who was dropped why."""
+
+    poses: FramePoses
+    timing_ms: dict[str, float]
+    dropped: dict[str, int]
+
+
+class PoseEstimator:
+    """Detector + BlazePose + camera geometry for single images."""
+
+    def __init__(
+        self,
+        detector: NanoDetPersonDetector,
+        pose_model: BlazePoseLandmarkModel,
+        config: EstimatorConfig | None = None,
+    ) -> None:
+        self.detector = detector
+        self.pose_model = pose_model
+        self.config = config or EstimatorConfig()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EstimatorConfig | None = None,
+        runtime_options: RuntimeOptions | None = None,
+        model_dir: Path = DEFAULT_MODEL_DIR,
+    ) -> PoseEstimator:
+        """Load the embedded models (sha256-checked) with the given runtime options."""
+        config = config or EstimatorConfig()
+        detector_runtime = create_runtime(model_path("nanodet_416", model_dir), runtime_options)
+        pose_runtime = create_runtime(
+            model_path(f"pose_landmark_{config.pose_model}", model_dir), runtime_options
+        )
+        return cls(
+            NanoDetPersonDetector(detector_runtime, config.detector),
+            BlazePoseLandmarkModel(pose_runtime, config.blazepose),
+            config,
+        )
+
+    def estimate(self, image_rgb: np.ndarray, camera: Camera | None = None) -> FrameEstimate:
+        """All persons of one (H, W, 3) uint8 RGB image, in camera space.
+
+        Args:
+            image_rgb: the image.
+            camera: its intrinsics (and distortion); default: 55 degree field of view.
+
+        Raises:
+            InvalidInputError: not an RGB uint8 image.
+        """
+        check_rgb_image(image_rgb)
+        height, width = image_rgb.shape[:2]
+        camera = camera or Camera.from_fov(width, height)
+        start = time.perf_counter()
+        (boxes,) = self.detector.detect([image_rgb])
+        detected = time.perf_counter()
+        blazeposes = self.pose_model.estimate(image_rgb, roi_from_box(boxes.boxes_xyxy))
+        posed = time.perf_counter()
+        poses, dropped = self.to_camera_space(blazeposes, camera, (width, height))
+        dropped["no_pose_presence"] = len(boxes) - len(blazeposes)
+        done = time.perf_counter()
+        timing_ms = {
+            "detect": (detected - start) * 1e3,
+            "pose": (posed - detected) * 1e3,
+            "geometry": (done - posed) * 1e3,
+            "total": (done - start) * 1e3,
+        }
+        return FrameEstimate(poses, timing_ms, dropped)
+
+    def to_camera_space(
+        self, blazeposes: BlazePoses, camera: Camera, image_size_wh: tuple[int, int]
+    ) -> tuple[FramePoses, dict[str, int]]:
+        """Absolute camera-space skeletons of decoded BlazePose poses, in the output format.
+
+        Returns:
+            The valid persons, and the number of persons dropped per reconstruction reason.
+        """
+        if len(blazeposes) == 0:
+            skeleton = get_skeleton(self.config.skeleton)
+            return FramePoses.empty(skeleton.name, skeleton.num_joints), {}
+        joints2d_px = camera.undistort_points(blazeposes.landmarks_px)
+        joints_rel_m = roi_world_to_camera(
+            blazeposes.world_landmarks_crop_m,
+            blazeposes.rois,
+            camera.K,
+            perspective_correction=self.config.perspective_correction,
+        )
+        # Visibility says how much the landmark's 2D position can be trusted.
+        joint_scores = blazeposes.visibility
+        absolute = reconstruct_absolute(
+            joints_rel_m,
+            joints2d_px,
+            camera.K,
+            joint_scores,
+            image_size_wh,
+            self.config.reconstruction,
+        )
+        valid = absolute.is_valid
+        return (
+            self._native_poses(
+                joints2d_px=blazeposes.landmarks_px[valid],
+                joints_cam_m=absolute.joints_cam_m[valid],
+                joint_scores=joint_scores[valid],
+                scores=blazeposes.pose_presence[valid],
+            ),
+            absolute.drop_counts(),
+        )
+
+    def _native_poses(
+        self,
+        joints2d_px: np.ndarray,
+        joints_cam_m: np.ndarray,
+        joint_scores: np.ndarray,
+        scores: np.ndarray,
+    ) -> FramePoses:
+        """Convert native landmarks to the output skeleton; boxes enclose the 2D landmarks."""
+        skeleton = self.config.skeleton
+        boxes_xyxy = np.concatenate([joints2d_px.min(axis=1), joints2d_px.max(axis=1)], axis=1)
+        return FramePoses(
+            skeleton=skeleton,
+            boxes_xyxy=boxes_xyxy.astype(np.float32),
+            scores=scores.astype(np.float32),
+            joints2d_px=convert_joints(joints2d_px, NATIVE_SKELETON, skeleton).astype(np.float32),
+            joints_cam_m=convert_joints(joints_cam_m, NATIVE_SKELETON, skeleton).astype(
+                np.float32
+            ),
+            joint_scores=convert_confidences(joint_scores, NATIVE_SKELETON, skeleton).astype(
+                np.float32
+            ),
+        )
+
+
+assert NUM_LANDMARKS == get_skeleton(NATIVE_SKELETON).num_joints
