@@ -51,7 +51,7 @@ def add_camera_options(parser: argparse.ArgumentParser) -> None:
 
 def estimator_for(args: argparse.Namespace) -> PoseEstimator:
     """The estimator the model options describe."""
-    config = EstimatorConfig(pose_model=args.model, skeleton=args.skeleton)
+    config = EstimatorConfig(pose_model=args.model)
     options = RuntimeOptions(provider=args.provider, intra_op_threads=args.threads)
     return PoseEstimator.from_config(config, options)
 

@@ -3,7 +3,8 @@
 The steps, each a short method: detect person boxes; BlazePose on ROIs around them (with its
 refinement pass); orient each pose's metric landmarks like the camera (ROI rotation plus the
 perspective correction of the crop's viewing direction); solve each person's translation from
-its 2D landmarks and K (absolute reconstruction, per person); convert to the asked skeleton.
+its 2D landmarks and K (absolute reconstruction, per person). Output is in BlazePose's own
+33-landmark set; ``FramePoses.to_skeleton`` converts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from engines.frames import FramePoses
 from engines.geometry.camera import Camera
 from engines.geometry.crops import roi_from_box, roi_world_to_camera
 from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
-from engines.geometry.skeletons import convert_confidences, convert_joints, get_skeleton
 from engines.runtimes import RuntimeOptions, create_runtime
 
 NATIVE_SKELETON = "blazepose_33"
@@ -36,21 +36,18 @@ class EstimatorConfig:
     Attributes:
         pose_model: BlazePose variant; lite is ~1.5x faster than full, heavy ~4x slower
             and more accurate (heavy must be built with tools/convert_models.py --heavy).
-        skeleton: output joint set (``engines.geometry.skeletons.SKELETONS``).
         perspective_correction: rotate each pose from its crop's viewing direction into the
             camera's; matters for people far from the image centre.
         detector, blazepose, reconstruction: settings of each step.
     """
 
     pose_model: PoseModelName = "full"
-    skeleton: str = NATIVE_SKELETON
     perspective_correction: bool = True
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
 
     def __post_init__(self) -> None:
-        get_skeleton(self.skeleton)  # raises InvalidInputError listing the valid names
         if self.pose_model not in ("lite", "full", "heavy"):
             raise ValueError(f"pose_model must be lite, full or heavy, got {self.pose_model!r}")
 
@@ -134,8 +131,7 @@ class PoseEstimator:
             The valid persons, and the number of persons dropped per reconstruction reason.
         """
         if len(blazeposes) == 0:
-            skeleton = get_skeleton(self.config.skeleton)
-            return FramePoses.empty(skeleton.name, skeleton.num_joints), {}
+            return FramePoses.empty(NATIVE_SKELETON, NUM_LANDMARKS), {}
         joints2d_px = camera.undistort_points(blazeposes.landmarks_px)
         joints_rel_m = roi_world_to_camera(
             blazeposes.world_landmarks_crop_m,
@@ -154,38 +150,14 @@ class PoseEstimator:
             self.config.reconstruction,
         )
         valid = absolute.is_valid
-        return (
-            self._native_poses(
-                joints2d_px=blazeposes.landmarks_px[valid],
-                joints_cam_m=absolute.joints_cam_m[valid],
-                joint_scores=joint_scores[valid],
-                scores=blazeposes.pose_presence[valid],
-            ),
-            absolute.drop_counts(),
-        )
-
-    def _native_poses(
-        self,
-        joints2d_px: np.ndarray,
-        joints_cam_m: np.ndarray,
-        joint_scores: np.ndarray,
-        scores: np.ndarray,
-    ) -> FramePoses:
-        """Convert native landmarks to the output skeleton; boxes enclose the 2D landmarks."""
-        skeleton = self.config.skeleton
-        boxes_xyxy = np.concatenate([joints2d_px.min(axis=1), joints2d_px.max(axis=1)], axis=1)
-        return FramePoses(
-            skeleton=skeleton,
+        landmarks_px = blazeposes.landmarks_px[valid]
+        boxes_xyxy = np.concatenate([landmarks_px.min(axis=1), landmarks_px.max(axis=1)], axis=1)
+        poses = FramePoses(
+            skeleton=NATIVE_SKELETON,
             boxes_xyxy=boxes_xyxy.astype(np.float32),
-            scores=scores.astype(np.float32),
-            joints2d_px=convert_joints(joints2d_px, NATIVE_SKELETON, skeleton).astype(np.float32),
-            joints_cam_m=convert_joints(joints_cam_m, NATIVE_SKELETON, skeleton).astype(
-                np.float32
-            ),
-            joint_scores=convert_confidences(joint_scores, NATIVE_SKELETON, skeleton).astype(
-                np.float32
-            ),
+            scores=blazeposes.pose_presence[valid].astype(np.float32),
+            joints2d_px=landmarks_px.astype(np.float32),
+            joints_cam_m=absolute.joints_cam_m[valid].astype(np.float32),
+            joint_scores=joint_scores[valid].astype(np.float32),
         )
-
-
-assert NUM_LANDMARKS == get_skeleton(NATIVE_SKELETON).num_joints
+        return poses, absolute.drop_counts()

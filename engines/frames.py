@@ -96,6 +96,27 @@ class FramePoses:
             joints_cam_raw_m=raw,
         )
 
+    def to_skeleton(self, skeleton: str) -> FramePoses:
+        """The same persons in another joint set (affine combinations of this set's joints)."""
+        if skeleton == self.skeleton:
+            return self
+        from engines.geometry.skeletons import convert_confidences, convert_joints
+
+        def joints(values: np.ndarray) -> np.ndarray:
+            return convert_joints(values, self.skeleton, skeleton).astype(np.float32)
+
+        raw = self.joints_cam_raw_m
+        return replace(
+            self,
+            skeleton=skeleton,
+            joints2d_px=joints(self.joints2d_px),
+            joints_cam_m=joints(self.joints_cam_m),
+            joint_scores=convert_confidences(self.joint_scores, self.skeleton, skeleton).astype(
+                np.float32
+            ),
+            joints_cam_raw_m=None if raw is None else joints(raw),
+        )
+
     @classmethod
     def concatenate(cls, frames: list[FramePoses]) -> FramePoses:
         """Join the persons of several records of the same skeleton."""

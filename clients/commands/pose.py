@@ -31,14 +31,15 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.image)
     height, width = image.shape[:2]
     estimate = estimator_for(args).estimate(image, camera_for(args, width, height))
+    poses = estimate.poses.to_skeleton(args.skeleton)
     message = FrameMessage(
         stream=str(args.image),
         frame=0,
         timestamp=0.0,
         width=width,
         height=height,
-        skeleton=estimate.poses.skeleton,
-        persons=persons_from_poses(estimate.poses),
+        skeleton=poses.skeleton,
+        persons=persons_from_poses(poses),
         timing_ms={name: round(ms, 2) for name, ms in estimate.timing_ms.items()},
     )
     text = message.model_dump_json(indent=None) + "\n"

@@ -1,0 +1,126 @@
+"""Per-stream sessions: frames in, tracked camera-space skeletons out.
+
+``PoseEngines`` holds what all streams share (the models); a ``StreamSession`` holds what one
+stream owns (its camera, skeleton format, tracker and frame counter). The service and the
+offline CLI runs both drive sessions, so they produce the same messages. No web imports here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engines.estimator import FrameEstimate, PoseEstimator
+from engines.frames import FramePoses
+from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from engines.geometry.skeletons import get_skeleton
+from service.messages import FrameMessage, persons_from_poses
+from tracker.config import TrackerConfig
+from tracker.references import ReferencePoses
+from tracker.tracker import Tracker
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Settings of one stream.
+
+    Attributes:
+        skeleton: output joint set (tracking runs on the native set, converted at the end).
+        camera: the stream's camera; None: a pinhole with ``fov_deg`` for each frame's size.
+        fov_deg: field of view used when ``camera`` is None.
+        tracker: tracker thresholds and association mode.
+        references: reference 2D poses by frame index, in the native joint set (for the
+            tracker's reference association modes).
+    """
+
+    skeleton: str = "blazepose_33"
+    camera: Camera | None = None
+    fov_deg: float = DEFAULT_FOV_DEG
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    references: dict[int, ReferencePoses] | None = None
+
+    def __post_init__(self) -> None:
+        get_skeleton(self.skeleton)
+
+    def camera_for(self, width: int, height: int) -> Camera:
+        return self.camera or Camera.from_fov(width, height, self.fov_deg)
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """One processed frame of a stream."""
+
+    frame_index: int
+    timestamp_s: float
+    width: int
+    height: int
+    poses: FramePoses
+    timing_ms: dict[str, float]
+    dropped_persons: dict[str, int]
+
+    def to_message(
+        self, stream: str, client_frame_id: int | None = None, dropped_frames: int = 0
+    ) -> FrameMessage:
+        """The per-frame wire message of this frame."""
+        return FrameMessage(
+            stream=stream,
+            frame=self.frame_index,
+            client_frame_id=client_frame_id,
+            timestamp=self.timestamp_s,
+            width=self.width,
+            height=self.height,
+            skeleton=self.poses.skeleton,
+            persons=persons_from_poses(self.poses),
+            timing_ms={name: round(value, 2) for name, value in self.timing_ms.items()},
+            dropped_frames=dropped_frames,
+        )
+
+
+class PoseEngines:
+    """The models every stream shares; estimates run on worker threads."""
+
+    def __init__(self, estimator: PoseEstimator) -> None:
+        self.estimator = estimator
+
+    async def estimate(self, image_rgb: np.ndarray, camera: Camera) -> FrameEstimate:
+        """Untracked native-skeleton poses of one image, off the event loop."""
+        return await asyncio.to_thread(self.estimator.estimate, image_rgb, camera)
+
+
+class StreamSession:
+    """One stream's camera, tracker and frame counter."""
+
+    def __init__(self, engines: PoseEngines, config: StreamConfig | None = None) -> None:
+        self.engines = engines
+        self.config = config or StreamConfig()
+        self.tracker = Tracker(self.config.tracker)
+        self.frames_processed = 0
+
+    async def process(self, image_rgb: np.ndarray, timestamp_s: float) -> TrackedFrame:
+        """Estimate and track one frame; frames must come in time order.
+
+        Raises:
+            InvalidInputError: a bad image, or a timestamp not after the previous one.
+        """
+        height, width = image_rgb.shape[:2]
+        estimate = await self.engines.estimate(image_rgb, self.config.camera_for(width, height))
+        frame_index = self.frames_processed
+        start = time.perf_counter()
+        references = (self.config.references or {}).get(frame_index)
+        tracked = self.tracker.update(estimate.poses, timestamp_s, references)
+        track_ms = (time.perf_counter() - start) * 1e3
+        self.frames_processed += 1
+        timing_ms = {**estimate.timing_ms, "track": track_ms}
+        timing_ms["total"] = estimate.timing_ms["total"] + track_ms
+        return TrackedFrame(
+            frame_index=frame_index,
+            timestamp_s=timestamp_s,
+            width=width,
+            height=height,
+            poses=tracked.to_skeleton(self.config.skeleton),
+            timing_ms=timing_ms,
+            dropped_persons=estimate.dropped,
+        )
