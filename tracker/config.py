@@ -88,6 +88,9 @@ class TrackerConfig:
         searching_timeout_s: a confirmed track unseen for longer than this (seconds, not
             frames, since frames get dropped) is terminated. Higher: survives longer
             occlusions, but a stale track may take a newcomer's detection.
+        max_prediction_s: a searching track's pose moves at constant velocity for at most this
+            long after it was last seen, then holds still. Higher: follows people walking on
+            behind an occluder for longer; lower: less drift when they stopped.
         velocity_time_constant_s: time constant of the exponential average of the pose's
             velocity (constant-velocity model). Lower: follows turns and stops sooner, noisier
             predictions; higher: steadier, slower to react.
@@ -106,6 +109,7 @@ class TrackerConfig:
     low_score_threshold: float = 0.1
     confirm_hits: int = 3
     searching_timeout_s: float = 1.5
+    max_prediction_s: float = 1.0
     velocity_time_constant_s: float = 0.2
     max_reference_distance: float = 0.5
     association: AssociationMode = AssociationMode.FREE
@@ -130,6 +134,7 @@ class TrackerConfig:
         )
         _require(self.confirm_hits >= 1, f"confirm_hits must be >= 1, got {self.confirm_hits}")
         _require(self.searching_timeout_s >= 0, "searching_timeout_s must be >= 0")
+        _require(self.max_prediction_s >= 0, "max_prediction_s must be >= 0")
         _require(self.velocity_time_constant_s > 0, "velocity_time_constant_s must be > 0")
         _require(
             isinstance(self.association, AssociationMode),

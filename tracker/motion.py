@@ -64,7 +64,10 @@ def _mean_displacement_m(
 
 
 def _merge_joints(
-    predicted: MotionState, joints_cam_m: np.ndarray, joint_scores: np.ndarray, min_confidence: float
+    predicted: MotionState,
+    joints_cam_m: np.ndarray,
+    joint_scores: np.ndarray,
+    min_confidence: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed joints where confident, predicted ones (and their old scores) elsewhere."""
     observed = joint_scores >= min_confidence
@@ -106,9 +109,7 @@ def update(
             velocity_m_s, has_velocity = measured_m_s, True
     predicted = replace(predict(state, timestamp_s), velocity_m_s=velocity_m_s)
     joints, scores = _merge_joints(predicted, joints_cam_m, joint_scores, min_confidence)
-    return replace(
-        predicted, joints_cam_m=joints, joint_scores=scores, has_velocity=has_velocity
-    )
+    return replace(predicted, joints_cam_m=joints, joint_scores=scores, has_velocity=has_velocity)
 
 
 def reestimate_after_gap(

@@ -46,7 +46,9 @@ class ReferencePoses:
         ):
             actual = getattr(self, name).shape
             if actual != shape:
-                raise InvalidInputError(f"ReferencePoses.{name}: expected shape {shape}, got {actual}")
+                raise InvalidInputError(
+                    f"ReferencePoses.{name}: expected shape {shape}, got {actual}"
+                )
         if len(np.unique(self.ids)) != num:
             raise InvalidInputError(f"ReferencePoses.ids must be unique, got {self.ids.tolist()}")
 
@@ -68,7 +70,9 @@ def _parse_references(entries: object, where: str) -> ReferencePoses:
                 f"{where}: every reference needs exactly 'id', 'joints2d' and 'confidence'"
             )
         if not isinstance(entry["id"], int) or isinstance(entry["id"], bool):
-            raise InvalidInputError(f"{where}: reference id must be an integer, got {entry['id']!r}")
+            raise InvalidInputError(
+                f"{where}: reference id must be an integer, got {entry['id']!r}"
+            )
         try:
             entry_joints = np.asarray(entry["joints2d"], np.float64)
             entry_scores = np.asarray(entry["confidence"], np.float64)
