@@ -1,0 +1,23 @@
+"""Camera geometry: the one place for cameras, crops, reconstruction and skeleton formats.
+
+Modules: ``camera`` (intrinsics, distortion, extrinsics, projection), ``crops`` (MeTRAbs
+perspective crops, BlazePose/MediaPipe ROIs), ``reconstruction`` (absolute 3D poses from
+root-relative ones), ``skeletons`` (joint sets and conversions), ``augmentation``
+(test-time augmentation). All functions are pure, over (N, ...) arrays, pixels and metres;
+conventions are in docs/geometry.md.
+
+Usage (BlazePose on one frame)::
+
+    from engines.geometry import camera, crops, reconstruction, skeletons
+
+    cam = camera.Camera.from_fov(width, height)
+    roi = crops.roi_from_box(boxes_xyxy)                       # (N,) square ROIs
+    crop_images = crops.warp_roi(image_rgb, roi)               # (N, 256, 256, 3)
+    # ... model -> landmarks_crop_px (N, 33, 2), world_m (N, 33, 3), scores (N, 33)
+    joints2d_px = crops.crop_to_image_points(landmarks_crop_px, roi)
+    joints_rel_m = crops.roi_world_to_camera(world_m, roi, cam.K)
+    poses = reconstruction.reconstruct_absolute(
+        joints_rel_m, joints2d_px, cam.K, scores, image_size_wh=(width, height)
+    )
+    smpl_m = skeletons.convert_joints(poses.joints_cam_m[poses.is_valid], "blazepose_33", "smpl_24")
+"""
