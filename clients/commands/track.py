@@ -1,0 +1,96 @@
+"""``posecast track INPUT -o OUT.jsonl``: track everyone in a video, image folder or camera."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import defaultdict
+from contextlib import ExitStack
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from clients.jsonl import frame_message_writer
+from clients.media import FrameSource
+from clients.options import add_camera_options, add_model_options, camera_for, estimator_for
+from clients.render import draw_skeletons, plot_trajectories
+from service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "track",
+        help="track the 3D poses of everyone in a video, image folder or camera",
+        description="Estimate and track camera-space 3D skeletons frame by frame; write one "
+        "per-frame JSON message per line. Ctrl-C stops and keeps everything written so far.",
+    )
+    parser.add_argument("input", help="video file, folder of images, or camera index (e.g. 0)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="JSONL output file")
+    parser.add_argument("--render", type=Path, help="also write a video with 2D skeletons")
+    parser.add_argument("--plot", type=Path, help="also write a top-down plot of trajectories")
+    parser.add_argument(
+        "--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)"
+    )
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    add_model_options(parser)
+    add_camera_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = FrameSource(args.input, fps=args.fps)
+    engines = PoseEngines(estimator_for(args))
+    trajectories: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    with ExitStack() as stack:
+        stack.enter_context(source)
+        writer = stack.enter_context(frame_message_writer(args.output))
+        stack.callback(_write_plot, args.plot, trajectories)
+        renderer: list[cv2.VideoWriter] = []
+        stack.callback(lambda: [video.release() for video in renderer])
+        progress = stack.enter_context(
+            tqdm(total=source.frame_count, unit="frame", desc="tracking", file=sys.stderr)
+        )
+        session: StreamSession | None = None
+        for frame in source:
+            if args.max_frames is not None and frame.index >= args.max_frames:
+                break
+            if session is None:
+                height, width = frame.image_rgb.shape[:2]
+                camera = camera_for(args, width, height)
+                session = StreamSession(engines, StreamConfig(args.skeleton, camera))
+            tracked = asyncio.run(session.process(frame.image_rgb, frame.timestamp_s))
+            writer.write(tracked.to_message(stream=str(args.input)))
+            _collect_trajectories(tracked, trajectories)
+            if args.render is not None:
+                _render(args.render, renderer, frame.image_rgb, tracked, source.fps)
+            progress.update()
+            progress.set_postfix(people=len(tracked.poses), refresh=False)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _collect_trajectories(
+    tracked: TrackedFrame, trajectories: dict[int, list[tuple[float, float]]]
+) -> None:
+    poses = tracked.poses
+    for index in range(len(poses)):
+        if poses.track_states[index] == "confirmed":
+            centre = poses.joints_cam_m[index].mean(axis=0)
+            trajectories[int(poses.track_ids[index])].append((float(centre[0]), float(centre[2])))
+
+
+def _render(
+    path: Path, renderer: list[cv2.VideoWriter], image_rgb, tracked: TrackedFrame, fps: float
+) -> None:
+    if not renderer:
+        size = (tracked.width, tracked.height)
+        renderer.append(cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size))
+    overlay = draw_skeletons(image_rgb, tracked.poses)
+    renderer[0].write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+
+
+def _write_plot(path: Path | None, trajectories: dict[int, list[tuple[float, float]]]) -> None:
+    if path is not None:
+        cv2.imwrite(str(path), cv2.cvtColor(plot_trajectories(trajectories), cv2.COLOR_RGB2BGR))
