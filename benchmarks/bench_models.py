@@ -76,7 +76,9 @@ def main() -> None:
         cells = []
         for size in BATCH_SIZES:
             batch = crops[:size]
-            total_ms = median_ms(lambda batch=batch: runtime.infer({"image": batch}), args.repeats)
+            total_ms = median_ms(
+                lambda batch=batch, runtime=runtime: runtime.infer({"image": batch}), args.repeats
+            )
             cells.append(f"{total_ms / size:.1f} ms/crop")
         print(f"| pose_landmark_{variant} | " + " | ".join(cells) + " |")
 

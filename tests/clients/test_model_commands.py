@@ -10,8 +10,8 @@ import pytest
 
 from clients.cli import main
 from clients.jsonl import read_frame_messages
-from conftest import IMAGES_DIR, SAMPLE_CLIP
 from service.messages import FrameMessage
+from testdata import IMAGES_DIR, SAMPLE_CLIP
 
 
 def test_pose_writes_one_message_with_every_person(tmp_path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import read_rgb
 from engines.detector import DetectorConfig
 from engines.errors import InvalidInputError
+from testdata import read_rgb
 
 
 @pytest.mark.parametrize(

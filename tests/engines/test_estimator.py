@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import read_rgb
 from engines.estimator import PoseEstimator
 from engines.geometry.camera import Camera
 from engines.geometry.skeletons import get_skeleton
+from testdata import read_rgb
 
 
 @pytest.fixture(scope="module")
