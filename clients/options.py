@@ -28,6 +28,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threads", type=int, default=0, help="threads per model run (0: all cores)"
     )
+    group.add_argument(
+        "--tta",
+        type=int,
+        default=1,
+        metavar="N",
+        help="test-time augmentation: N rotated/scaled/flipped crops per person (1: off)",
+    )
 
 
 def add_camera_options(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +58,7 @@ def add_camera_options(parser: argparse.ArgumentParser) -> None:
 
 def estimator_for(args: argparse.Namespace) -> PoseEstimator:
     """The estimator the model options describe."""
-    config = EstimatorConfig(pose_model=args.model)
+    config = EstimatorConfig(pose_model=args.model, num_augmentations=args.tta)
     options = RuntimeOptions(provider=args.provider, intra_op_threads=args.threads)
     return PoseEstimator.from_config(config, options)
 

@@ -17,9 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.detector import check_rgb_image
-from engines.geometry.crops import Roi, crop_to_image_points, roi_from_alignment_points, warp_roi
+from engines.geometry.augmentation import (
+    Augmentations,
+    augment_rois,
+    average_augmentations,
+    unflip_joints,
+    unflip_scores,
+)
+from engines.geometry.crops import (
+    Roi,
+    crop_to_image_points,
+    roi_from_alignment_points,
+    rotations_about_z,
+    warp_roi,
+)
 from engines.runtimes import Runtime
 
+SKELETON = "blazepose_33"
 INPUT_SIZE_PX = 256
 NUM_LANDMARKS = 33
 NUM_MODEL_LANDMARKS = 39
@@ -211,6 +225,38 @@ class BlazePoseLandmarkModel:
                 break
             poses = self.run(image_rgb, poses.next_rois())
         return poses
+
+    def augment(self, image_rgb: np.ndarray, poses: BlazePoses, augs: Augmentations) -> BlazePoses:
+        """Re-estimate ``poses`` from rotated, scaled and flipped crops and average them.
+
+        MeTRAbs-style test-time augmentation: every prediction is mapped back before
+        averaging (2D through its crop matrix, 3D un-mirrored and rotated into the original
+        ROI's axes; flips swap left and right joints back). The result keeps the poses' ROIs
+        and auxiliary landmarks; averages are weighted by visibility.
+        """
+        if len(poses) == 0 or len(augs) == 1:
+            return poses
+        rois = augment_rois(poses.rois, augs)
+        raw = self.postprocess(
+            self.runtime.infer({self.input_name: self.preprocess(image_rgb, rois)}), rois
+        )
+        flipped = rois.is_flipped
+        visibility = unflip_scores(raw.visibility, flipped, SKELETON)
+        landmarks_px = unflip_joints(raw.landmarks_px, flipped, SKELETON, mirror_x=False)
+        world_aug_m = unflip_joints(raw.world_landmarks_crop_m, flipped, SKELETON, mirror_x=True)
+        # Into the original ROI's axes: the augmentation turned the crop by its rotation.
+        turn = rotations_about_z(np.tile(augs.rotations_rad, len(poses)))
+        world_m = world_aug_m @ np.swapaxes(turn, 1, 2)
+        num_aug = len(augs)
+        return BlazePoses(
+            rois=poses.rois,
+            landmarks_px=average_augmentations(landmarks_px, num_aug, visibility),
+            landmarks_crop_px=poses.landmarks_crop_px,
+            world_landmarks_crop_m=average_augmentations(world_m, num_aug, visibility),
+            visibility=average_augmentations(visibility, num_aug),
+            presence=average_augmentations(unflip_scores(raw.presence, flipped, SKELETON), num_aug),
+            pose_presence=average_augmentations(raw.pose_presence[:, None], num_aug)[:, 0],
+        )
 
     def _empty_outputs(self) -> dict[str, np.ndarray]:
         return {

@@ -17,15 +17,22 @@ from typing import Literal
 import numpy as np
 
 from engines.assets import DEFAULT_MODEL_DIR, model_path
-from engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel, BlazePoses
+from engines.blazepose import (
+    NUM_LANDMARKS,
+    SKELETON,
+    BlazePoseConfig,
+    BlazePoseLandmarkModel,
+    BlazePoses,
+)
 from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
 from engines.frames import FramePoses
+from engines.geometry.augmentation import make_augmentations
 from engines.geometry.camera import Camera
 from engines.geometry.crops import roi_from_box, roi_world_to_camera
 from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
 from engines.runtimes import RuntimeOptions, create_runtime
 
-NATIVE_SKELETON = "blazepose_33"
+NATIVE_SKELETON = SKELETON
 PoseModelName = Literal["lite", "full", "heavy"]
 
 
@@ -38,16 +45,21 @@ class EstimatorConfig:
             and more accurate (heavy must be built with tools/convert_models.py --heavy).
         perspective_correction: rotate each pose from its crop's viewing direction into the
             camera's; matters for people far from the image centre.
+        num_augmentations: test-time augmentation: crops per person (rotated, scaled,
+            flipped), averaged; 1 turns it off. Each one costs a model run per person.
         detector, blazepose, reconstruction: settings of each step.
     """
 
     pose_model: PoseModelName = "full"
     perspective_correction: bool = True
+    num_augmentations: int = 1
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
 
     def __post_init__(self) -> None:
+        if self.num_augmentations < 1:
+            raise ValueError(f"num_augmentations must be >= 1, got {self.num_augmentations}")
         if self.pose_model not in ("lite", "full", "heavy"):
             raise ValueError(f"pose_model must be lite, full or heavy, got {self.pose_model!r}")
 
@@ -73,6 +85,7 @@ class PoseEstimator:
         self.detector = detector
         self.pose_model = pose_model
         self.config = config or EstimatorConfig()
+        self.augmentations = make_augmentations(self.config.num_augmentations)
 
     @classmethod
     def from_config(
@@ -110,6 +123,7 @@ class PoseEstimator:
         (boxes,) = self.detector.detect([image_rgb])
         detected = time.perf_counter()
         blazeposes = self.pose_model.estimate(image_rgb, roi_from_box(boxes.boxes_xyxy))
+        blazeposes = self.pose_model.augment(image_rgb, blazeposes, self.augmentations)
         posed = time.perf_counter()
         poses, dropped = self.to_camera_space(blazeposes, camera, (width, height))
         dropped["no_pose_presence"] = len(boxes) - len(blazeposes)
