@@ -28,7 +28,7 @@ from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_im
 from engines.frames import FramePoses
 from engines.geometry.augmentation import make_augmentations
 from engines.geometry.camera import Camera
-from engines.geometry.crops import roi_from_box, roi_world_to_camera
+from engines.geometry.crops import Roi, deduplicate_rois, roi_from_box, roi_world_to_camera
 from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
 from engines.runtimes import RuntimeOptions, create_runtime
 
@@ -66,11 +66,14 @@ class EstimatorConfig:
 
 @dataclass(frozen=True)
 class FrameEstimate:
-    """Result of one image: the persons, where the time went, and who was dropped why."""
+    """Result of one image: the persons, where the time went, who was dropped why, and the
+    ROIs to follow the persons into the next frame without detecting (MediaPipe's tracking).
+    """
 
     poses: FramePoses
     timing_ms: dict[str, float]
     dropped: dict[str, int]
+    next_rois: Roi
 
 
 class PoseEstimator:
@@ -106,12 +109,16 @@ class PoseEstimator:
             config,
         )
 
-    def estimate(self, image_rgb: np.ndarray, camera: Camera | None = None) -> FrameEstimate:
+    def estimate(
+        self, image_rgb: np.ndarray, camera: Camera | None = None, rois: Roi | None = None
+    ) -> FrameEstimate:
         """All persons of one (H, W, 3) uint8 RGB image, in camera space.
 
         Args:
             image_rgb: the image.
             camera: its intrinsics (and distortion); default: 55 degree field of view.
+            rois: follow these ROIs (a previous frame's ``next_rois``) with one model pass
+                each instead of detecting; people outside them are not found.
 
         Raises:
             InvalidInputError: not an RGB uint8 image.
@@ -120,13 +127,20 @@ class PoseEstimator:
         height, width = image_rgb.shape[:2]
         camera = camera or Camera.from_fov(width, height)
         start = time.perf_counter()
-        (boxes,) = self.detector.detect([image_rgb])
-        detected = time.perf_counter()
-        blazeposes = self.pose_model.estimate(image_rgb, roi_from_box(boxes.boxes_xyxy))
+        if rois is None:
+            (boxes,) = self.detector.detect([image_rgb])
+            detected = time.perf_counter()
+            candidates = len(boxes)
+            blazeposes = self.pose_model.estimate(image_rgb, roi_from_box(boxes.boxes_xyxy))
+        else:
+            detected = start
+            candidates = len(rois)
+            blazeposes = self.pose_model.run(image_rgb, rois)
         blazeposes = self.pose_model.augment(image_rgb, blazeposes, self.augmentations)
         posed = time.perf_counter()
-        poses, dropped = self.to_camera_space(blazeposes, camera, (width, height))
-        dropped["no_pose_presence"] = len(boxes) - len(blazeposes)
+        poses, valid, dropped = self.to_camera_space(blazeposes, camera, (width, height))
+        dropped["no_pose_presence"] = candidates - len(blazeposes)
+        next_rois = deduplicate_rois(blazeposes.select(valid).next_rois(), poses.scores)
         done = time.perf_counter()
         timing_ms = {
             "detect": (detected - start) * 1e3,
@@ -134,18 +148,19 @@ class PoseEstimator:
             "geometry": (done - posed) * 1e3,
             "total": (done - start) * 1e3,
         }
-        return FrameEstimate(poses, timing_ms, dropped)
+        return FrameEstimate(poses, timing_ms, dropped, next_rois)
 
     def to_camera_space(
         self, blazeposes: BlazePoses, camera: Camera, image_size_wh: tuple[int, int]
-    ) -> tuple[FramePoses, dict[str, int]]:
-        """Absolute camera-space skeletons of decoded BlazePose poses, in the output format.
+    ) -> tuple[FramePoses, np.ndarray, dict[str, int]]:
+        """Absolute camera-space skeletons of decoded BlazePose poses.
 
         Returns:
-            The valid persons, and the number of persons dropped per reconstruction reason.
+            The valid persons, the (N,) validity mask over ``blazeposes``, and the number of
+            persons dropped per reconstruction reason.
         """
         if len(blazeposes) == 0:
-            return FramePoses.empty(NATIVE_SKELETON, NUM_LANDMARKS), {}
+            return FramePoses.empty(NATIVE_SKELETON, NUM_LANDMARKS), np.zeros(0, bool), {}
         joints2d_px = camera.undistort_points(blazeposes.landmarks_px)
         joints_rel_m = roi_world_to_camera(
             blazeposes.world_landmarks_crop_m,
@@ -174,4 +189,4 @@ class PoseEstimator:
             joints_cam_m=absolute.joints_cam_m[valid].astype(np.float32),
             joint_scores=joint_scores[valid].astype(np.float32),
         )
-        return poses, absolute.drop_counts()
+        return poses, valid, absolute.drop_counts()

@@ -404,6 +404,23 @@ def roi_from_alignment_points(
     return Roi(centers_px=p0.copy(), sides_px=size * scale, rotations_rad=rotation)
 
 
+def deduplicate_rois(roi: Roi, scores: np.ndarray, max_iou: float = 0.5) -> Roi:
+    """Drop ROIs that overlap a higher-scored one by more than ``max_iou`` (their axis-aligned
+    squares), so that two followed ROIs that converged on one person become one.
+
+    Args:
+        roi: N ROIs.
+        scores: (N,) a score per ROI; the higher one of an overlapping pair is kept.
+    """
+    if len(roi) < 2:
+        return roi
+    sides = np.asarray(roi.sides_px, dtype=np.float64)
+    corners = np.asarray(roi.centers_px, dtype=np.float64) - sides[:, None] / 2
+    boxes_xywh = np.concatenate([corners, sides[:, None], sides[:, None]], axis=1)
+    kept = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), np.asarray(scores, float).tolist(), 0.0, max_iou)
+    return roi[np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))]
+
+
 def roi_image_from_crop(roi: Roi, size_px: int = BLAZEPOSE_INPUT_SIZE_PX) -> np.ndarray:
     """(N, 3, 3) affine matrices taking crop pixels to image pixels.
 

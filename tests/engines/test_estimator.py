@@ -81,3 +81,15 @@ def test_blank_image_gives_an_empty_frame(estimator) -> None:
     result = estimator.estimate(np.zeros((240, 320, 3), np.uint8))
     assert len(result.poses) == 0
     assert result.poses.joints_cam_m.shape == (0, 33, 3)
+
+
+def test_following_rois_finds_the_same_people_without_detecting(estimator) -> None:
+    first = estimator.estimate(read_rgb("vtest_frame300.jpg"))
+    followed = estimator.estimate(read_rgb("vtest_frame300.jpg"), rois=first.next_rois)
+    assert len(first.next_rois) == len(first.poses) == 6
+    assert len(followed.poses) == 6
+    assert followed.timing_ms["detect"] == 0.0
+    # same image: each followed person lies on one detected person
+    for joints in followed.poses.joints2d_px:
+        distance = np.linalg.norm(first.poses.joints2d_px - joints, axis=-1).mean(axis=1)
+        assert distance.min() < 2.0
