@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines.errors import InvalidInputError
 from engines.estimator import FrameEstimate, PoseEstimator
 from engines.frames import FramePoses
 from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from engines.geometry.crops import Roi
 from engines.geometry.skeletons import get_skeleton
 from service.messages import FrameMessage, persons_from_poses
 from tracker.config import TrackerConfig
@@ -34,6 +36,10 @@ class StreamConfig:
         tracker: tracker thresholds and association mode.
         references: reference 2D poses by frame index, in the native joint set (for the
             tracker's reference association modes).
+        detect_every: speed mode: run the person detector only every k-th frame and follow
+            the known persons in between with ROIs from their landmarks (MediaPipe's way);
+            a detection is forced as soon as someone is lost. Higher is faster; people who
+            enter are found up to k - 1 frames later.
     """
 
     skeleton: str = "blazepose_33"
@@ -41,9 +47,12 @@ class StreamConfig:
     fov_deg: float = DEFAULT_FOV_DEG
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     references: dict[int, ReferencePoses] | None = None
+    detect_every: int = 1
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)
+        if self.detect_every < 1:
+            raise InvalidInputError(f"detect_every must be >= 1, got {self.detect_every}")
 
     def camera_for(self, width: int, height: int) -> Camera:
         return self.camera or Camera.from_fov(width, height, self.fov_deg)
@@ -54,6 +63,7 @@ class TrackedFrame:
     """One processed frame of a stream."""
 
     frame_index: int
+    was_detected: bool
     timestamp_s: float
     width: int
     height: int
@@ -85,9 +95,12 @@ class PoseEngines:
     def __init__(self, estimator: PoseEstimator) -> None:
         self.estimator = estimator
 
-    async def estimate(self, image_rgb: np.ndarray, camera: Camera) -> FrameEstimate:
-        """Untracked native-skeleton poses of one image, off the event loop."""
-        return await asyncio.to_thread(self.estimator.estimate, image_rgb, camera)
+    async def estimate(
+        self, image_rgb: np.ndarray, camera: Camera, rois: Roi | None = None
+    ) -> FrameEstimate:
+        """Untracked native-skeleton poses of one image, off the event loop; with ``rois``,
+        follow those instead of detecting."""
+        return await asyncio.to_thread(self.estimator.estimate, image_rgb, camera, rois)
 
 
 class StreamSession:
@@ -98,6 +111,8 @@ class StreamSession:
         self.config = config or StreamConfig()
         self.tracker = Tracker(self.config.tracker)
         self.frames_processed = 0
+        self._followed_rois: Roi | None = None
+        self._frames_since_detection = 0
 
     async def process(self, image_rgb: np.ndarray, timestamp_s: float) -> TrackedFrame:
         """Estimate and track one frame; frames must come in time order.
@@ -106,7 +121,11 @@ class StreamSession:
             InvalidInputError: a bad image, or a timestamp not after the previous one.
         """
         height, width = image_rgb.shape[:2]
-        estimate = await self.engines.estimate(image_rgb, self.config.camera_for(width, height))
+        rois = self._rois_to_follow()
+        estimate = await self.engines.estimate(
+            image_rgb, self.config.camera_for(width, height), rois
+        )
+        self._remember_rois(rois, estimate)
         frame_index = self.frames_processed
         start = time.perf_counter()
         references = (self.config.references or {}).get(frame_index)
@@ -117,6 +136,7 @@ class StreamSession:
         timing_ms["total"] = estimate.timing_ms["total"] + track_ms
         return TrackedFrame(
             frame_index=frame_index,
+            was_detected=rois is None,
             timestamp_s=timestamp_s,
             width=width,
             height=height,
@@ -124,3 +144,19 @@ class StreamSession:
             timing_ms=timing_ms,
             dropped_persons=estimate.dropped,
         )
+
+    def _rois_to_follow(self) -> Roi | None:
+        """The ROIs to follow in speed mode, or None when this frame must be detected."""
+        is_due = self._frames_since_detection + 1 >= self.config.detect_every
+        if self._followed_rois is None or len(self._followed_rois) == 0 or is_due:
+            return None
+        return self._followed_rois
+
+    def _remember_rois(self, followed: Roi | None, estimate: FrameEstimate) -> None:
+        """Keep the next ROIs; losing anyone we followed forces a detection next frame."""
+        if followed is None:
+            self._frames_since_detection = 0
+        else:
+            self._frames_since_detection += 1
+        is_someone_lost = followed is not None and len(estimate.next_rois) < len(followed)
+        self._followed_rois = None if is_someone_lost else estimate.next_rois

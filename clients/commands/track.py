@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)"
     )
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="speed mode: detect every K-th frame, follow people by their landmarks between",
+    )
     add_model_options(parser)
     add_camera_options(parser)
     parser.set_defaults(run=run)
@@ -59,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             if session is None:
                 height, width = frame.image_rgb.shape[:2]
                 camera = camera_for(args, width, height)
-                session = StreamSession(engines, StreamConfig(args.skeleton, camera))
+                config = StreamConfig(args.skeleton, camera, detect_every=args.detect_every)
+                session = StreamSession(engines, config)
             tracked = asyncio.run(session.process(frame.image_rgb, frame.timestamp_s))
             writer.write(tracked.to_message(stream=str(args.input)))
             _collect_trajectories(tracked, trajectories)
