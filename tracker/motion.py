@@ -63,6 +63,14 @@ def _mean_displacement_m(
     return (joints_cam_m[common] - before.joints_cam_m[common]).mean(axis=0)
 
 
+def _unit_ray(state: MotionState, joint_scores: np.ndarray, min_confidence: float) -> np.ndarray:
+    """(3,) unit vector from the camera to the centroid of the joints confident in both."""
+    common = (state.joint_scores >= min_confidence) & (joint_scores >= min_confidence)
+    centroid_m = state.joints_cam_m[common].mean(axis=0)
+    norm_m = np.linalg.norm(centroid_m)
+    return centroid_m / norm_m if norm_m > 0 else np.zeros(3)
+
+
 def _merge_joints(
     predicted: MotionState,
     joints_cam_m: np.ndarray,
@@ -83,11 +91,15 @@ def update(
     timestamp_s: float,
     velocity_time_constant_s: float,
     min_confidence: float,
+    depth_velocity_time_constant_s: float | None = None,
 ) -> MotionState:
     """Fold in an observation that follows ``state`` without a gap.
 
     The velocity is an exponential average of frame-to-frame velocities whose weight follows
-    the real time step, so dropped frames and jittered timestamps are handled.
+    the real time step, so dropped frames and jittered timestamps are handled. Its depth part
+    (along the ray to the pose's centroid) may be averaged over a longer time: monocular depth
+    jitters far more than the lateral position, and a velocity from frame-to-frame depth
+    differences would throw predictions metres off. The depth part starts from rest.
 
     Args:
         state: the last observed state.
@@ -96,17 +108,29 @@ def update(
         timestamp_s: time of the observation, after ``state.timestamp_s``.
         velocity_time_constant_s: time constant of the velocity average.
         min_confidence: joints below it are not observed.
+        depth_velocity_time_constant_s: time constant of the depth part's average; None:
+            ``velocity_time_constant_s``.
     """
     elapsed_s = timestamp_s - state.timestamp_s
     displacement_m = _mean_displacement_m(state, joints_cam_m, joint_scores, min_confidence)
     velocity_m_s, has_velocity = state.velocity_m_s, state.has_velocity
     if displacement_m is not None and elapsed_s > 0:
-        measured_m_s = displacement_m / elapsed_s
-        if has_velocity:
-            weight = 1.0 - np.exp(-elapsed_s / velocity_time_constant_s)
-            velocity_m_s = velocity_m_s + weight * (measured_m_s - velocity_m_s)
-        else:
-            velocity_m_s, has_velocity = measured_m_s, True
+        # The first velocity takes the measured lateral part whole, but its depth part only
+        # with the depth weight, as if averaged from rest: one frame-to-frame depth
+        # difference is mostly noise.
+        change_m_s = displacement_m / elapsed_s - velocity_m_s
+        ray = _unit_ray(state, joint_scores, min_confidence)
+        depth_change_m_s = (change_m_s @ ray) * ray
+        lateral_weight = (
+            1.0 - np.exp(-elapsed_s / velocity_time_constant_s) if has_velocity else 1.0
+        )
+        depth_weight = 1.0 - np.exp(
+            -elapsed_s / (depth_velocity_time_constant_s or velocity_time_constant_s)
+        )
+        velocity_m_s = velocity_m_s + (
+            lateral_weight * (change_m_s - depth_change_m_s) + depth_weight * depth_change_m_s
+        )
+        has_velocity = True
     predicted = replace(predict(state, timestamp_s), velocity_m_s=velocity_m_s)
     joints, scores = _merge_joints(predicted, joints_cam_m, joint_scores, min_confidence)
     return replace(predicted, joints_cam_m=joints, joint_scores=scores, has_velocity=has_velocity)

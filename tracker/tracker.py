@@ -227,6 +227,7 @@ class Tracker:
             poses.joint_scores[detections],
             self.config.min_joint_confidence,
             self.config.min_common_joints,
+            self.config.full_depth_range_m,
         )
         gates_m = np.array(
             [self.config.gate_m(timestamp_s - track.last_seen_s) for track in tracks]
@@ -284,6 +285,7 @@ class Tracker:
                 poses.joint_scores[index : index + 1],
                 self.config.min_joint_confidence,
                 self.config.min_common_joints,
+                self.config.full_depth_range_m,
             )[0, 0]
             if not distance_m <= self.config.gate_m(timestamp_s - track.last_seen_s):
                 jumped.append(track)
@@ -336,6 +338,7 @@ class Tracker:
                 observation.timestamp_s,
                 config.velocity_time_constant_s,
                 config.min_joint_confidence,
+                config.depth_velocity_time_constant_s,
             )
         track.hits += 1
         track.last_observation = observation

@@ -58,3 +58,67 @@ def test_normalized_2d_distance_is_scale_free() -> None:
     )
     assert near[0, 0] == pytest.approx(5.0 / np.hypot(30, 100))
     assert far[0, 0] == pytest.approx(near[0, 0])
+
+
+def _pose_at(range_m: float) -> np.ndarray:
+    """(1, 3, 3) three joints around a point on a ray 20 degrees off the optical axis."""
+    direction = np.array([np.sin(np.radians(20)), 0.0, np.cos(np.radians(20))])
+    return (np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.2, 0.0, 0.0]]) + range_m * direction)[
+        None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("range_m", "range_error_m", "lateral_m", "full_depth_range_m", "expected_m"),
+    [
+        # plain 3D distance: the whole range error counts
+        (15.0, 0.8, 0.0, np.inf, 0.8),
+        # 15 m, full depth up to 6 m: weight (6 / 15)^2 per joint (each at its own range)
+        (15.0, 0.8, 0.0, 6.0, None),
+        # within full_depth_range_m depth counts fully
+        (4.0, 0.3, 0.0, 6.0, 0.3),
+        # a lateral shift counts fully at any range
+        (15.0, 0.0, 0.5, 6.0, 0.5),
+    ],
+)
+def test_pose_distance_down_weights_depth_beyond_full_depth_range(
+    range_m, range_error_m, lateral_m, full_depth_range_m, expected_m
+) -> None:
+    track = _pose_at(range_m)
+    # monocular depth error: the pose slides along the camera ray (same image), plus a shift
+    # perpendicular to the ray
+    direction = track[0, 0] / np.linalg.norm(track[0, 0])
+    lateral = np.cross(direction, [0.0, 1.0, 0.0])
+    detection = track + range_error_m * direction + lateral_m * lateral
+    scores = np.ones((1, 3))
+    distance = pose_distance_matrix_m(track, scores, detection, scores, 0.3, 1, full_depth_range_m)
+    if expected_m is None:
+        ranges = np.linalg.norm(track[0], axis=-1)
+        weights = 6.0**2 / (ranges * np.linalg.norm(detection[0], axis=-1))
+        assert distance[0, 0] == pytest.approx(0.8 * weights.mean(), rel=0.05)
+        assert distance[0, 0] < 0.15  # well inside the 0.4 m gate; the plain distance is not
+    else:
+        assert distance[0, 0] == pytest.approx(expected_m, rel=0.02)
+
+
+def test_pose_distance_with_infinite_full_depth_range_is_euclidean() -> None:
+    rng = np.random.default_rng(0)
+    tracks, detections = rng.normal(0, 3, (4, 5, 3)), rng.normal(0, 3, (2, 5, 3))
+    tracks[..., 2] += 12
+    detections[..., 2] += 12
+    scores = np.ones((4, 5)), np.ones((2, 5))
+    plain = np.linalg.norm(tracks[:, None] - detections[None], axis=-1).mean(axis=-1)
+    got = pose_distance_matrix_m(tracks, scores[0], detections, scores[1], 0.3, 1)
+    np.testing.assert_allclose(got, plain)
+    # a finite range only ever lowers distances, and never below the lateral part
+    weighted = pose_distance_matrix_m(tracks, scores[0], detections, scores[1], 0.3, 1, 6.0)
+    assert (weighted <= plain + 1e-12).all()
+    lateral = pose_distance_matrix_m(tracks, scores[0], detections, scores[1], 0.3, 1, 1e-9)
+    assert (weighted >= lateral - 1e-12).all()
+
+
+def test_pose_distance_empty() -> None:
+    distance = pose_distance_matrix_m(
+        np.zeros((0, 3, 3)), np.zeros((0, 3)), np.ones((2, 3, 3)), np.ones((2, 3)), 0.3, 1, 6.0
+    )
+    assert distance.shape == (0, 2)

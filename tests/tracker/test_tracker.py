@@ -234,3 +234,66 @@ def test_known_association_follows_references_every_frame() -> None:
 def test_free_association_refuses_references() -> None:
     with pytest.raises(InvalidInputError, match="association mode is free"):
         Tracker(RAW).update(frame_of([]), 0.0, _references([1], [person_joints(0.0)]))
+
+
+def _far_walk_with_depth_noise(num_people: int, seed: int) -> list[tuple[FramePoses, float]]:
+    """People 15 m away walking sideways 1 m apart at 10 Hz; each pose slides along its camera
+    ray by a random range error (std 0.4 m, as monocular depth at that range), 2 cm joint
+    noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(40):
+        t = k * 0.1
+        people = []
+        for i in range(num_people):
+            joints = person_joints(-2.0 + 1.0 * i + 1.2 * t, 15.0)
+            joints = joints * (1.0 + rng.normal(0, 0.4) / 15.0)  # along the ray, same image
+            people.append((joints + rng.normal(0, 0.02, joints.shape), 0.9))
+        frames.append((frame_of(people), t))
+    return frames
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_depth_noise_at_range_keeps_one_track_per_person(seed: int) -> None:
+    frames = _far_walk_with_depth_noise(3, seed)
+    ids_per_person: list[set[int]] = [set(), set(), set()]
+    for config, is_default in ((replace(RAW, full_depth_range_m=np.inf), False), (RAW, True)):
+        tracker = Tracker(config)
+        ids_per_person = [set(), set(), set()]
+        for poses, t in frames:
+            out = tracker.update(poses, t)
+            for person, track_id in enumerate(out.track_ids[: len(poses)]):
+                ids_per_person[person].add(int(track_id))
+        if not is_default:
+            # the plain 3D distance splits tracks on depth noise (why the default changed)
+            assert any(len(ids) > 1 for ids in ids_per_person)
+    # default: one track each for the 40 frames, and no two people share a track
+    assert all(len(ids) == 1 for ids in ids_per_person)
+    assert len(set.union(*ids_per_person)) == 3
+
+
+def test_depth_noise_does_not_make_the_velocity_jump_in_depth() -> None:
+    frames = _far_walk_with_depth_noise(1, seed=3)
+    mean_speeds_m_s = {}
+    for time_constant_s in (0.2, RAW.depth_velocity_time_constant_s):
+        tracker = Tracker(replace(RAW, depth_velocity_time_constant_s=time_constant_s))
+        depth_speeds_m_s, lateral_m_s = [], []
+        for k, (poses, t) in enumerate(frames):
+            tracker.update(poses, t)
+            if k >= 10:
+                (track,) = tracker.tracks
+                depth_speeds_m_s.append(abs(track.motion.velocity_m_s[2]))
+                lateral_m_s.append(track.motion.velocity_m_s[0])
+        mean_speeds_m_s[time_constant_s] = np.mean(depth_speeds_m_s)
+        # walking 1.2 m/s sideways: the lateral velocity follows in either case
+        assert np.mean(lateral_m_s) == pytest.approx(1.2, abs=0.15)
+    # the true depth velocity is 0; range noise of 0.4 m per frame is 4 m/s frame to frame
+    assert mean_speeds_m_s[RAW.depth_velocity_time_constant_s] < 0.5
+    assert mean_speeds_m_s[RAW.depth_velocity_time_constant_s] < 0.5 * mean_speeds_m_s[0.2]
+
+
+def test_full_depth_range_must_be_positive() -> None:
+    with pytest.raises(InvalidInputError, match="full_depth_range_m must be > 0"):
+        TrackerConfig(full_depth_range_m=0.0)
+    with pytest.raises(InvalidInputError, match="depth_velocity_time_constant_s must be > 0"):
+        TrackerConfig(depth_velocity_time_constant_s=0.0)
