@@ -48,15 +48,16 @@ class BlazePoseConfig:
         presence_threshold: poses below it are dropped; it also removes most false detector
             boxes. Lower keeps more partial people and more garbage.
         refinement_passes: extra passes with the ROI derived from the previous pass's
-            auxiliary landmarks; the first pass's ROI comes from a detector box, which frames
-            the body differently from what the model was trained on. Each pass costs one more
-            model run per person.
+            auxiliary landmarks. Useful when the first ROI is a plain box, which frames the
+            body differently from what the model was trained on; with ROIs from the pose
+            detector's alignment keypoints (the default), 0 matches MediaPipe best. Each pass
+            costs one more model run per person.
         heatmap_kernel_cells: side of the heatmap window used to refine x, y (0 disables).
         heatmap_min_confidence: refine a landmark only if its window's peak is at least this.
     """
 
     presence_threshold: float = 0.5
-    refinement_passes: int = 1
+    refinement_passes: int = 0
     heatmap_kernel_cells: int = 7
     heatmap_min_confidence: float = 0.5
 

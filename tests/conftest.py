@@ -7,6 +7,8 @@ import pytest
 from engines.assets import model_path
 from engines.blazepose import BlazePoseLandmarkModel
 from engines.detector import NanoDetPersonDetector
+from engines.estimator import EstimatorConfig, PoseEstimator
+from engines.pose_alignment import PoseAlignmentDetector
 from engines.runtimes import Runtime, RuntimeOptions, create_runtime
 
 CPU_OPTIONS = RuntimeOptions(provider="cpu", intra_op_threads=2)
@@ -30,3 +32,14 @@ def detector(detector_runtime: Runtime) -> NanoDetPersonDetector:
 @pytest.fixture(scope="session")
 def pose_model(pose_runtime_full: Runtime) -> BlazePoseLandmarkModel:
     return BlazePoseLandmarkModel(pose_runtime_full)
+
+
+@pytest.fixture(scope="session")
+def aligner() -> PoseAlignmentDetector:
+    return PoseAlignmentDetector(create_runtime(model_path("pose_detection"), CPU_OPTIONS))
+
+
+@pytest.fixture(scope="session")
+def estimator(detector, pose_model, aligner) -> PoseEstimator:
+    """The default single-image pipeline (alignment ROIs, full model)."""
+    return PoseEstimator(detector, pose_model, EstimatorConfig(), aligner)

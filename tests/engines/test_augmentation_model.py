@@ -14,11 +14,12 @@ from testdata import read_rgb
 
 
 @pytest.mark.parametrize("num_aug", [2, 5])
-def test_augmented_poses_agree_with_plain_ones(detector, pose_model, num_aug) -> None:
+def test_augmented_poses_agree_with_plain_ones(estimator, num_aug) -> None:
     image = read_rgb("basketball1_left.jpg")
-    plain = PoseEstimator(detector, pose_model).estimate(image).poses
+    plain = estimator.estimate(image).poses
+    config = EstimatorConfig(num_augmentations=num_aug)
     augmented = (
-        PoseEstimator(detector, pose_model, EstimatorConfig(num_augmentations=num_aug))
+        PoseEstimator(estimator.detector, estimator.pose_model, config, estimator.aligner)
         .estimate(image)
         .poses
     )

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.estimator import PoseEstimator
 from engines.geometry.camera import Camera
 from engines.geometry.skeletons import get_skeleton
 from testdata import read_rgb
-
-
-@pytest.fixture(scope="module")
-def estimator(detector, pose_model) -> PoseEstimator:
-    return PoseEstimator(detector, pose_model)
 
 
 @pytest.mark.parametrize(
