@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines.batched_runtime import BatchedRuntime
+from engines.batcher import BatcherConfig, BatcherObserver, DynamicBatcher, stacking_run_batch
+from engines.blazepose import BlazePoseLandmarkModel
+from engines.detector import NanoDetPersonDetector
 from engines.errors import InvalidInputError
 from engines.estimator import FrameEstimate, PoseEstimator
 from engines.frames import FramePoses
 from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from engines.geometry.crops import Roi
 from engines.geometry.skeletons import get_skeleton
+from engines.pose_alignment import PoseAlignmentDetector
+from engines.runtimes import Runtime, warm_up
 from service.messages import FrameMessage, persons_from_poses
 from tracker.config import TrackerConfig
 from tracker.references import ReferencePoses
@@ -90,10 +96,69 @@ class TrackedFrame:
 
 
 class PoseEngines:
-    """The models every stream shares; estimates run on worker threads."""
+    """The models every stream shares; estimates run on worker threads.
 
-    def __init__(self, estimator: PoseEstimator) -> None:
+    With a ``BatcherConfig``, ``start()`` puts one dynamic batcher in front of each model
+    (detector, alignment detector, landmark model) and warms up every batch size it can
+    send, so the frames and crops of concurrent streams share model runs. Without one, each
+    estimate calls the models directly.
+    """
+
+    def __init__(
+        self,
+        estimator: PoseEstimator,
+        batching: BatcherConfig | None = None,
+        observer: BatcherObserver | None = None,
+    ) -> None:
+        self._direct_estimator = estimator
         self.estimator = estimator
+        self._batching = batching
+        self._observer = observer
+        self._batchers: list[DynamicBatcher] = []
+
+    async def start(self) -> None:
+        """Warm up and start the batchers (no-op without batching); call on the serving loop."""
+        if self._batching is None or self._batchers:
+            return
+        direct = self._direct_estimator
+        runtimes = {"detector": direct.detector.runtime, "pose": direct.pose_model.runtime}
+        if direct.aligner is not None:
+            runtimes["alignment"] = direct.aligner.runtime
+        batched = {
+            name: await self._batched(name, runtime, self._batching)
+            for name, runtime in runtimes.items()
+        }
+        self.estimator = PoseEstimator(
+            NanoDetPersonDetector(batched["detector"], direct.detector.config),
+            BlazePoseLandmarkModel(batched["pose"], direct.pose_model.config),
+            direct.config,
+            None
+            if direct.aligner is None
+            else PoseAlignmentDetector(batched["alignment"], direct.aligner.config),
+        )
+
+    async def _batched(self, name: str, runtime: Runtime, config: BatcherConfig) -> BatchedRuntime:
+        await asyncio.to_thread(warm_up, runtime, config.run_batch_sizes)
+        batcher = DynamicBatcher(
+            stacking_run_batch(runtime), config, name=name, observer=self._observer
+        )
+        batcher.start()
+        self._batchers.append(batcher)
+        return BatchedRuntime(runtime, batcher, asyncio.get_running_loop())
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Finish queued model runs (up to the timeout) and stop the batchers."""
+        batchers, self._batchers = self._batchers, []
+        for batcher in batchers:
+            await batcher.stop(drain_timeout_s)
+        self.estimator = self._direct_estimator
+
+    async def __aenter__(self) -> PoseEngines:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def estimate(
         self, image_rgb: np.ndarray, camera: Camera, rois: Roi | None = None
