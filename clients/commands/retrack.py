@@ -56,6 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--low-score", type=float, default=defaults.low_score_threshold)
     group.add_argument("--confirm-hits", type=int, default=defaults.confirm_hits)
     group.add_argument("--searching-timeout-s", type=float, default=defaults.searching_timeout_s)
+    group.add_argument(
+        "--full-depth-range-m",
+        type=float,
+        default=defaults.full_depth_range_m,
+        help="beyond this range depth differences count less (monocular depth is noisy)",
+    )
+    group.add_argument(
+        "--depth-velocity-time-constant-s",
+        type=float,
+        default=defaults.depth_velocity_time_constant_s,
+    )
     group.add_argument("--no-smoothing", action="store_true", help="report raw joints")
     group.add_argument("--min-cutoff-hz", type=float, default=smoothing.min_cutoff_hz)
     group.add_argument("--beta-per-m", type=float, default=smoothing.beta_per_m)
@@ -75,6 +86,8 @@ def _config(args: argparse.Namespace) -> TrackerConfig:
         low_score_threshold=args.low_score,
         confirm_hits=args.confirm_hits,
         searching_timeout_s=args.searching_timeout_s,
+        full_depth_range_m=args.full_depth_range_m,
+        depth_velocity_time_constant_s=args.depth_velocity_time_constant_s,
         association=mode if args.reference else AssociationMode.FREE,
         smoothing=SmoothingConfig(
             is_enabled=not args.no_smoothing,
