@@ -17,9 +17,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from clients.media import read_frames
 from engines.batcher import BatcherConfig
 from engines.estimator import PoseEstimator
 from engines.runtimes import Runtime, RuntimeOptions, warm_up
@@ -41,18 +41,6 @@ class CountingRuntime:
 
     def close(self) -> None:
         self.runtime.close()
-
-
-def read_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
 
 
 async def run_streams(
@@ -83,7 +71,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--max-delay-ms", type=float, default=2.0)
     args = parser.parse_args()
-    clip = read_frames(150)
+    clip = read_frames(str(CLIP), 150)
     estimator = PoseEstimator.from_config(
         runtime_options=RuntimeOptions(intra_op_threads=args.threads)
     )

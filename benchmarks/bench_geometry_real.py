@@ -15,9 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from clients.media import read_frames
 from engines.estimator import EstimatorConfig, PoseEstimator
 from engines.geometry.camera import Camera
 from engines.runtimes import RuntimeOptions
@@ -26,20 +26,6 @@ CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 NOSE, LEFT_ANKLE, RIGHT_ANKLE, LEFT_HEEL, RIGHT_HEEL = 0, 27, 28, 29, 30
 HEAD_TOP_ABOVE_NOSE_M = 0.12  # nose to crown for adults (anthropometric tables: 11-13 cm)
 MIN_VISIBILITY = 0.8
-
-
-def read_frames(video: Path, count: int, every: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    frames, index = [], 0
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index % every == 0:
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
-    return frames
 
 
 def fit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
@@ -89,7 +75,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=3, help="use every k-th frame")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    frames = read_frames(args.video, args.frames, args.every)
+    frames = read_frames(str(args.video), args.frames, args.every)
     options = RuntimeOptions(intra_op_threads=args.threads)
     variants = {
         "default (perspective correction)": EstimatorConfig(),

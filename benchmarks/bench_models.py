@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from clients.media import read_frames
 from engines.assets import model_path
 from engines.blazepose import BlazePoseLandmarkModel
 from engines.detector import NanoDetPersonDetector
@@ -24,18 +24,6 @@ from engines.runtimes import RuntimeOptions, create_runtime, warm_up
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 BATCH_SIZES = (1, 4, 8, 16)
-
-
-def read_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:
@@ -53,7 +41,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     options = RuntimeOptions(intra_op_threads=args.threads)
-    frames = read_frames(10)
+    frames = read_frames(str(CLIP), 10)
     detector = NanoDetPersonDetector(create_runtime(model_path("nanodet_416"), options))
     warm_up(detector.runtime, [1])
     detect_ms = median_ms(lambda: [detector.detect([frame]) for frame in frames], args.repeats)

@@ -17,27 +17,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from clients.media import read_frames
 from engines.estimator import EstimatorConfig, PoseEstimator
 from engines.runtimes import RuntimeOptions, warm_up
 from service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 NATIVE_FPS = 10.0
-
-
-def read_frames(video: Path, count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
 
 
 async def run_stream(engines: PoseEngines, frames: list[np.ndarray], detect_every: int):
@@ -80,7 +68,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    frames = read_frames(args.video, args.frames)
+    frames = read_frames(str(args.video), args.frames)
     options = RuntimeOptions(intra_op_threads=args.threads)
     print(
         f"video {args.video}: {len(frames)} frames, native {NATIVE_FPS:.0f} fps, "

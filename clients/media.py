@@ -83,3 +83,15 @@ class FrameSource:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def read_frames(spec: str, count: int, every: int = 1) -> list[np.ndarray]:
+    """Up to ``count`` RGB frames of a source, taking every ``every``-th (for benchmarks)."""
+    frames: list[np.ndarray] = []
+    with FrameSource(spec) as source:
+        for frame in source:
+            if len(frames) >= count:
+                break
+            if frame.index % every == 0:
+                frames.append(frame.image_rgb)
+    return frames

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
 import numpy as np
 
 from engines.batcher import DynamicBatcher
 from engines.runtimes import Runtime
+from engines.runtimes.base import ClosingContext
 
 BatchItem = Mapping[str, np.ndarray]
 
 
-class BatchedRuntime:
+class BatchedRuntime(ClosingContext):
     """``Runtime`` over a ``DynamicBatcher`` running on ``loop``; call ``infer`` off the loop."""
 
     def __init__(
@@ -59,17 +58,6 @@ class BatchedRuntime:
 
     def close(self) -> None:
         """The batcher and the real runtime belong to whoever made them."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

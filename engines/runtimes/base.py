@@ -124,6 +124,24 @@ class Runtime(Protocol):
     ) -> None: ...
 
 
+class ClosingContext:
+    """``with runtime:`` support for classes that define ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def create_runtime(model_path: Path, options: RuntimeOptions | None = None) -> Runtime:
     """Load ``model_path`` (ONNX) with the backend that ``options.provider`` names.
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
 from engines.errors import ModelError, ProviderUnavailableError
-from engines.runtimes.base import RuntimeOptions, TensorSpec
+from engines.runtimes.base import ClosingContext, RuntimeOptions, TensorSpec
 
 ORT_PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
@@ -78,7 +77,7 @@ def _cpu_session(model_path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
 
 
-class OnnxRuntime:
+class OnnxRuntime(ClosingContext):
     """An ONNX model in an onnxruntime session."""
 
     def __init__(self, model_path: Path, options: RuntimeOptions) -> None:
@@ -132,14 +131,3 @@ class OnnxRuntime:
 
     def close(self) -> None:
         self._session = None  # type: ignore[assignment]
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

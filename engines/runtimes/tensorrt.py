@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
 from engines.assets import file_sha256
 from engines.errors import ModelError, ProviderUnavailableError
-from engines.runtimes.base import BatchProfile, RuntimeOptions, TensorSpec
+from engines.runtimes.base import BatchProfile, ClosingContext, RuntimeOptions, TensorSpec
 from engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ def build_engine(
     return bytes(serialized)
 
 
-class TensorRTRuntime:
+class TensorRTRuntime(ClosingContext):
     """A TensorRT engine with input/output buffers allocated once for the profile's max batch."""
 
     def __init__(self, model_path: Path, options: RuntimeOptions) -> None:
@@ -168,14 +167,3 @@ class TensorRTRuntime:
         self._buffers.clear()
         self._context = None
         self._engine = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
