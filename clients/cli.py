@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from engines.errors import PosecastError
 
-SUBCOMMAND_MODULES = ("pose", "track", "retrack", "run3dpw", "eval3dpw")
+SUBCOMMAND_MODULES = ("pose", "track", "retrack", "run3dpw", "eval3dpw", "serve", "stream")
 """Modules of ``clients.commands``; each registers its subparser and sets ``run``."""
 
 

@@ -95,6 +95,10 @@ class TrackedFrame:
         )
 
 
+DIRECT_WARMUP_BATCH_SIZES = tuple(range(1, 9))
+"""Batch sizes warmed up without a batcher: one image, and up to 8 persons per frame."""
+
+
 class PoseEngines:
     """The models every stream shares; estimates run on worker threads.
 
@@ -117,13 +121,18 @@ class PoseEngines:
         self._batchers: list[DynamicBatcher] = []
 
     async def start(self) -> None:
-        """Warm up and start the batchers (no-op without batching); call on the serving loop."""
-        if self._batching is None or self._batchers:
+        """Warm up every batch size the models will see and start the batchers; call on the
+        serving loop. Without batching, warms up the direct runtimes."""
+        if self._batchers:
             return
         direct = self._direct_estimator
         runtimes = {"detector": direct.detector.runtime, "pose": direct.pose_model.runtime}
         if direct.aligner is not None:
             runtimes["alignment"] = direct.aligner.runtime
+        if self._batching is None:
+            for runtime in runtimes.values():
+                await asyncio.to_thread(warm_up, runtime, DIRECT_WARMUP_BATCH_SIZES)
+            return
         batched = {
             name: await self._batched(name, runtime, self._batching)
             for name, runtime in runtimes.items()

@@ -1,0 +1,247 @@
+"""``posecast stream INPUT --url ws://HOST:PORT -o OUT.jsonl``: stream a video or an image
+folder to a server and write what comes back, one FrameMessage per line (flushed per line).
+
+Without ``--realtime`` frames go as fast as the server takes them: at most ``--window``
+frames are in flight (sent and not yet answered), so none is dropped. With ``--realtime``
+frames go at the input's native rate and the server drops what it cannot keep up with
+(reported in each message's ``dropped_frames``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from clients.client import AsyncPosecastClient, AsyncStream, StreamClosedError
+from clients.jsonl import FrameMessageWriter, frame_message_writer
+from engines.errors import InvalidInputError
+from engines.geometry.camera import Camera
+from engines.geometry.skeletons import SKELETONS
+from service.messages import FrameMessage
+from service.protocol import EndMessage, ErrorMessage, image_kind
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """One frame to send: its index, capture time (s from the input's start) and bytes."""
+
+    index: int
+    timestamp_s: float
+    data: bytes
+
+
+def _encode(image_bgr: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise InvalidInputError("JPEG encoding failed")
+    return encoded.tobytes()
+
+
+def video_frames(
+    path: Path, fps: float | None = None, max_frames: int | None = None
+) -> Iterator[EncodedFrame]:
+    """JPEG frames of a video; times from ``fps`` or the file's frame rate."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InvalidInputError(f"{path}: cannot open video")
+    rate = fps or capture.get(cv2.CAP_PROP_FPS) or 10.0
+    try:
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield EncodedFrame(index, index / rate, _encode(image))
+            index += 1
+    finally:
+        capture.release()
+
+
+def folder_frames(path: Path, fps: float, max_frames: int | None = None) -> Iterator[EncodedFrame]:
+    """Images of a folder in name order; JPEG and PNG files are sent as they are."""
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InvalidInputError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    for index, file in enumerate(files[:max_frames]):
+        data = file.read_bytes()
+        if image_kind(data) is None:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+            if image is None:
+                raise InvalidInputError(f"{file}: not an image")
+            data = _encode(image)
+        yield EncodedFrame(index, index / fps, data)
+
+
+def input_frames(
+    path: Path, fps: float | None, max_frames: int | None
+) -> tuple[Iterator[EncodedFrame], float]:
+    """Frames of a video file or an image folder, and their native rate (frames/s)."""
+    if path.is_dir():
+        rate = fps or 10.0
+        return folder_frames(path, rate, max_frames), rate
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file or folder")
+    capture = cv2.VideoCapture(str(path))
+    rate = fps or capture.get(cv2.CAP_PROP_FPS) or 10.0
+    capture.release()
+    return video_frames(path, rate, max_frames), rate
+
+
+@dataclass
+class StreamStats:
+    sent: int = 0
+    messages: int = 0
+    dropped: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+
+
+class _Window:
+    """Frames in flight: sent, not yet answered by a message, an error or a drop report."""
+
+    def __init__(self, size: int | None) -> None:
+        self._slots = asyncio.Semaphore(size) if size else None
+
+    async def acquire(self) -> None:
+        if self._slots is not None:
+            await self._slots.acquire()
+
+    def release(self, count: int) -> None:
+        if self._slots is not None:
+            for _ in range(count):
+                self._slots.release()
+
+
+async def stream_frames(
+    stream: AsyncStream,
+    frames: Iterator[EncodedFrame],
+    writer: FrameMessageWriter,
+    realtime: bool,
+    window_size: int = 2,
+) -> StreamStats:
+    """Send every frame, write every frame message; returns the counts.
+
+    Raises:
+        StreamClosedError: the server closed the stream with an error.
+    """
+    stats = StreamStats()
+    window = _Window(None if realtime else window_size)
+    start_s = time.monotonic()
+
+    async def send_all() -> None:
+        first_timestamp_s: float | None = None
+        while (frame := await asyncio.to_thread(next, frames, None)) is not None:
+            if realtime:
+                first_timestamp_s = (
+                    first_timestamp_s if first_timestamp_s is not None else frame.timestamp_s
+                )
+                delay_s = start_s + (frame.timestamp_s - first_timestamp_s) - time.monotonic()
+                if delay_s > 0:
+                    await asyncio.sleep(delay_s)
+            else:
+                await window.acquire()
+            await stream.send(frame.data, frame_id=frame.index, timestamp_s=frame.timestamp_s)
+            stats.sent += 1
+        await stream.request_end()
+
+    async def receive_all() -> None:
+        while True:
+            message = await stream.recv()
+            if isinstance(message, FrameMessage):
+                writer.write(message)
+                stats.messages += 1
+                stats.dropped += message.dropped_frames
+                window.release(1 + message.dropped_frames)
+            elif isinstance(message, ErrorMessage):
+                stats.errors += 1
+                logger.warning(
+                    "frame %s: %s: %s", message.client_frame_id, message.code, message.message
+                )
+                if message.is_fatal:
+                    raise StreamClosedError(None, message.message, message)
+                window.release(1)
+            elif isinstance(message, EndMessage):
+                stats.dropped += message.dropped_frames
+                return
+
+    sender = asyncio.create_task(send_all())
+    try:
+        await receive_all()
+        await sender
+    finally:
+        sender.cancel()
+    stats.elapsed_s = time.monotonic() - start_s
+    return stats
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``stream`` subcommand."""
+    parser = subparsers.add_parser(
+        "stream",
+        help="stream a video or image folder to a server, write the messages as JSONL",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=Path, help="video file or folder of images")
+    parser.add_argument("--url", default="ws://127.0.0.1:8000", help="server (ws:// or http://)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")
+    parser.add_argument("--token", help="API key (or set POSECAST_TOKEN)")
+    parser.add_argument(
+        "--realtime", action="store_true", help="send at the input's native frame rate"
+    )
+    parser.add_argument(
+        "--window", type=int, default=2, help="frames in flight without --realtime (default 2)"
+    )
+    parser.add_argument("--fps", type=float, help="frame rate of an image folder (default 10)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--stream-name", default="", help="name echoed in every message")
+    parser.add_argument("--skeleton", choices=sorted(SKELETONS), help="output joint set")
+    camera = parser.add_mutually_exclusive_group()
+    camera.add_argument("--fov", type=float, metavar="DEG", help="field of view of the long side")
+    camera.add_argument("--intrinsics", type=Path, metavar="FILE", help="JSON camera file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.window < 1:
+        raise InvalidInputError("--window must be >= 1")
+    token = args.token or os.environ.get("POSECAST_TOKEN")
+    frames, rate = input_frames(args.input, args.fps, args.max_frames)
+    config: dict = {"stream": args.stream_name or args.input.name}
+    if args.skeleton:
+        config["skeleton"] = args.skeleton
+    if args.fov is not None:
+        config["fov_deg"] = args.fov
+    if args.intrinsics is not None:
+        config["intrinsics"] = Camera.from_json(args.intrinsics).to_dict()
+
+    async def main() -> StreamStats:
+        async with AsyncPosecastClient(args.url, token=token) as client:
+            stream = await client.stream(**config)
+            async with stream:
+                with frame_message_writer(args.output) as writer:
+                    return await stream_frames(stream, frames, writer, args.realtime, args.window)
+
+    stats = asyncio.run(main())
+    print(
+        f"{stats.sent} frames sent ({rate:g} fps input), {stats.messages} messages, "
+        f"{stats.dropped} dropped, {stats.errors} errors in {stats.elapsed_s:.1f} s "
+        f"-> {args.output}",
+        file=sys.stderr,
+    )
+    return 0 if stats.errors == 0 else 1

@@ -1,0 +1,94 @@
+"""The FastAPI app factory: ``create_app(settings) -> FastAPI``.
+
+The lifespan loads the models off the event loop (``build_pose_engines``), warms them up on a
+blank image, and hands engines, metrics and the stream registry on as ``app.state.service``
+(a ``ServiceState``); readiness turns true only then. Every app has its own metrics registry.
+
+Usage::
+
+    settings = load_settings()
+    app = create_app(settings)
+    PosecastServer(uvicorn_config(app, settings)).run()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import numpy as np
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from engines.geometry.camera import Camera
+from service.engines_factory import build_pose_engines
+from service.errors import install_error_handlers
+from service.metrics import BatchObserver, ServiceMetrics
+from service.routers import health, metrics, poses, skeletons, stream
+from service.session import PoseEngines
+from service.settings import ServiceSettings
+from service.state import ServiceState
+
+logger = logging.getLogger(__name__)
+
+EnginesBuilder = Callable[[ServiceSettings, BatchObserver], PoseEngines]
+WARMUP_IMAGE_SIZE_PX = 64
+
+
+async def warm_up(engines: PoseEngines) -> None:
+    """Run the models once on a small blank image (first runs allocate and are slow)."""
+    image = np.zeros((WARMUP_IMAGE_SIZE_PX, WARMUP_IMAGE_SIZE_PX, 3), np.uint8)
+    await engines.estimate(image, Camera.from_fov(WARMUP_IMAGE_SIZE_PX, WARMUP_IMAGE_SIZE_PX))
+
+
+def create_app(
+    settings: ServiceSettings, engines_builder: EnginesBuilder = build_pose_engines
+) -> FastAPI:
+    """The posecast app.
+
+    Args:
+        settings: every setting (see ``service.settings``).
+        engines_builder: builds the shared engines from the settings and the metrics'
+            batch observer; blocking, run on a worker thread. Tests pass fakes here.
+    """
+    state = ServiceState(settings=settings, metrics=ServiceMetrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logger.info(
+            "loading models: pose_model=%s provider=%s", settings.pose_model, settings.provider
+        )
+        state.engines = await asyncio.to_thread(engines_builder, settings, state.metrics)
+        await state.engines.start()
+        if settings.is_warmup_enabled:
+            await warm_up(state.engines)
+        state.is_loaded = True
+        logger.info("ready")
+        try:
+            yield
+        finally:
+            state.begin_drain()
+            await state.engines.stop(settings.drain_timeout_s)
+
+    app = FastAPI(
+        title="posecast",
+        summary="Real-time multi-person 3D human pose tracking.",
+        description="HTTP API of posecast. The WebSocket stream `/v1/stream` is described in "
+        "docs/service.md.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    install_error_handlers(app)
+    for module in (health, metrics, skeletons, poses, stream):
+        app.include_router(module.router)
+    return app

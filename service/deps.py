@@ -1,0 +1,44 @@
+"""FastAPI dependencies, as ``Annotated`` aliases used by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from service.auth import check_api_key
+from service.metrics import ServiceMetrics
+from service.session import PoseEngines
+from service.settings import ServiceSettings
+from service.state import ServiceState
+
+
+def get_state(connection: HTTPConnection) -> ServiceState:
+    return connection.app.state.service
+
+
+def get_settings(connection: HTTPConnection) -> ServiceSettings:
+    return get_state(connection).settings
+
+
+def get_metrics(connection: HTTPConnection) -> ServiceMetrics:
+    return get_state(connection).metrics
+
+
+def get_ready_engines(connection: HTTPConnection) -> PoseEngines:
+    """The engines; 503 while loading or draining."""
+    return get_state(connection).require_ready()
+
+
+def require_api_key(connection: HTTPConnection) -> None:
+    """401 unless the request has a configured key (no-op without keys)."""
+    check_api_key(connection, get_settings(connection).api_keys)
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+EnginesDep = Annotated[PoseEngines, Depends(get_ready_engines)]
+AUTH = Depends(require_api_key)
+"""Router-level dependency of every authenticated router."""

@@ -1,0 +1,38 @@
+"""The one place where the service builds its ``PoseEngines`` from settings.
+
+One dynamic batcher per model, limited by ``settings.max_batch_size``,
+``settings.max_batch_delay_s`` and ``settings.max_queue_size``, reporting to
+``observer.on_batch`` / ``observer.on_reject`` (``service.metrics.BatchObserver``); the app's
+lifespan starts (and warms up) and stops them.
+"""
+
+from __future__ import annotations
+
+from engines.batcher import BatcherConfig
+from engines.estimator import EstimatorConfig, PoseEstimator
+from engines.runtimes import RuntimeOptions
+from service.metrics import BatchObserver
+from service.session import PoseEngines
+from service.settings import ServiceSettings
+
+
+def build_pose_engines(settings: ServiceSettings, observer: BatchObserver) -> PoseEngines:
+    """Load the models the settings name (blocking: call it off the event loop).
+
+    Raises:
+        ModelError: a model is missing or cannot be loaded.
+        ProviderUnavailableError: the provider is not available on this machine.
+    """
+    options = RuntimeOptions(
+        provider=settings.provider,
+        intra_op_threads=settings.threads,
+        engine_cache_dir=settings.engine_cache_dir,
+        fp16=settings.fp16,
+    )
+    estimator = PoseEstimator.from_config(EstimatorConfig(pose_model=settings.pose_model), options)
+    batching = BatcherConfig(
+        max_batch_size=settings.max_batch_size,
+        max_delay_s=settings.max_batch_delay_s,
+        max_queue_size=max(settings.max_queue_size, settings.max_batch_size),
+    )
+    return PoseEngines(estimator, batching, observer)

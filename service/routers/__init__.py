@@ -1,0 +1,1 @@
+"""One router per concern: health, metrics, skeletons, poses, stream."""

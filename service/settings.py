@@ -1,0 +1,192 @@
+"""Service settings: environment variables with the ``POSECAST_`` prefix and an optional file.
+
+Built by the CLI (``posecast serve``) or by whoever calls ``create_app``, never at import time.
+Precedence, highest first: explicit keyword arguments, environment variables, the config file
+(TOML or JSON, keys are the field names), the defaults below.
+
+Usage::
+
+    settings = load_settings(Path("posecast.toml"), port=9000)
+    app = create_app(settings)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    JsonConfigSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from engines.errors import InvalidInputError
+from engines.geometry.skeletons import SKELETONS
+
+FRAME_HEADER_ALLOWANCE_BYTES = 64 * 1024
+"""WebSocket messages may exceed ``max_frame_bytes`` by this much (frame header, config)."""
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string (handy in environment variables)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class ServiceSettings(BaseSettings):
+    """Everything ``posecast serve`` can be told; env var ``POSECAST_<FIELD>`` sets a field.
+
+    Lists (``api_keys``, ``cors_origins``) take a JSON list or a comma-separated string.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="POSECAST_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # Network.
+    host: str = Field("127.0.0.1", description="interface to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
+
+    # Models.
+    pose_model: Literal["lite", "full", "heavy"] = Field("full", description="BlazePose variant")
+    provider: Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"] = Field(
+        "cpu", description="where the models run"
+    )
+    threads: int = Field(0, ge=0, description="threads per model run (0: all cores)")
+    fp16: bool = Field(False, description="TensorRT precision (compare accuracy before using)")
+    engine_cache_dir: Path | None = Field(
+        None, description="where TensorRT engines and timing caches are kept between runs"
+    )
+    default_skeleton: str = Field("blazepose_33", description="joint set when none is asked")
+    is_warmup_enabled: bool = Field(
+        True, description="run the models once on a blank image before reporting ready"
+    )
+
+    # Dynamic batching: one batcher per model, shared by all streams.
+    max_batch_size: int = Field(8, ge=1, le=1024, description="largest batch of model inputs")
+    max_batch_delay_s: float = Field(
+        0.005, ge=0.0, le=1.0, description="longest wait of a batch's oldest request"
+    )
+    max_queue_size: int = Field(64, ge=1, description="requests waiting for the batcher")
+
+    # Limits.
+    max_streams: int = Field(16, ge=1, description="concurrent WebSocket streams")
+    max_frame_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="largest encoded image (HTTP body or WebSocket)"
+    )
+    max_frame_pixels: int = Field(
+        4096 * 4096, ge=64 * 64, description="largest decoded image (width x height)"
+    )
+
+    # WebSocket streams.
+    stream_queue_size: int = Field(
+        2, ge=1, le=64, description="frames waiting per stream; when full the oldest is dropped"
+    )
+    send_queue_size: int = Field(
+        8, ge=1, le=1024, description="outgoing messages waiting per stream"
+    )
+    send_timeout_s: float = Field(
+        10.0, gt=0.0, description="a stream whose reader stalls this long is closed (1008)"
+    )
+    ws_ping_interval_s: float = Field(20.0, gt=0.0, description="keepalive ping period")
+    ws_ping_timeout_s: float = Field(20.0, gt=0.0, description="close if no pong within this")
+
+    # Shutdown.
+    drain_timeout_s: float = Field(
+        10.0, ge=0.0, description="at shutdown, how long in-flight frames may take to finish"
+    )
+
+    # Security.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="bearer keys; empty: no auth"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS; empty: CORS off"
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _lists_from_strings(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _non_empty_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if any(not key.get_secret_value() for key in keys):
+            raise ValueError("API keys must not be empty")
+        return keys
+
+    @field_validator("default_skeleton")
+    @classmethod
+    def _known_skeleton(cls, name: str) -> str:
+        if name not in SKELETONS:
+            raise ValueError(f"unknown skeleton {name!r}; valid: {', '.join(sorted(SKELETONS))}")
+        return name
+
+    @property
+    def is_auth_enabled(self) -> bool:
+        return bool(self.api_keys)
+
+    @property
+    def ws_max_message_bytes(self) -> int:
+        """uvicorn's ``ws_max_size``: one frame with its header, never more."""
+        return self.max_frame_bytes + FRAME_HEADER_ALLOWANCE_BYTES
+
+
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    if path.suffix == ".toml":
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    if path.suffix == ".json":
+        return JsonConfigSettingsSource(settings_cls, json_file=path)
+    raise InvalidInputError(f"config file {path}: expected a .toml or .json file")
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> ServiceSettings:
+    """Settings from keyword overrides, ``POSECAST_*`` variables, the config file, defaults.
+
+    Raises:
+        InvalidInputError: missing or unreadable config file, or invalid values (the message
+            names the fields).
+    """
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    path = None if config_file is None else Path(config_file)
+    if path is not None and not path.is_file():
+        raise InvalidInputError(f"config file {path}: no such file")
+    try:
+        if path is None:
+            return ServiceSettings(**overrides)
+
+        class _FileSettings(ServiceSettings):
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                return (init_settings, env_settings, _file_source(settings_cls, path))
+
+        merged = _FileSettings(**overrides)
+        return ServiceSettings.model_validate(
+            {name: getattr(merged, name) for name in ServiceSettings.model_fields}
+        )
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise InvalidInputError(f"invalid settings: {problems}") from None
+    except (ValueError, OSError) as error:  # unreadable or malformed file
+        raise InvalidInputError(f"invalid settings: {error}") from None
