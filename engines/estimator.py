@@ -24,11 +24,17 @@ from engines.blazepose import (
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from engines.detector import DetectorConfig, NanoDetPersonDetector, PersonBoxes, check_rgb_image
+from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
 from engines.frames import FramePoses
 from engines.geometry.augmentation import make_augmentations
 from engines.geometry.camera import Camera
-from engines.geometry.crops import Roi, deduplicate_rois, roi_from_box, roi_world_to_camera
+from engines.geometry.crops import (
+    Roi,
+    boxes_covered_by_rois,
+    deduplicate_rois,
+    roi_from_box,
+    roi_world_to_camera,
+)
 from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
 from engines.pose_alignment import PoseAlignmentDetector
 from engines.runtimes import RuntimeOptions, create_runtime
@@ -131,15 +137,21 @@ class PoseEstimator:
         )
 
     def estimate(
-        self, image_rgb: np.ndarray, camera: Camera | None = None, rois: Roi | None = None
+        self,
+        image_rgb: np.ndarray,
+        camera: Camera | None = None,
+        followed_rois: Roi | None = None,
+        detect: bool = True,
     ) -> FrameEstimate:
         """All persons of one (H, W, 3) uint8 RGB image, in camera space.
 
         Args:
             image_rgb: the image.
             camera: its intrinsics (and distortion); default: 55 degree field of view.
-            rois: follow these ROIs (a previous frame's ``next_rois``) with one model pass
-                each instead of detecting; people outside them are not found.
+            followed_rois: ROIs of known persons (a previous frame's ``next_rois``), posed
+                from those ROIs directly, as MediaPipe's tracking does.
+            detect: run the person detector; detected persons that no followed ROI covers
+                get a first ROI (``roi_source``). Without it only followed persons are found.
 
         Raises:
             InvalidInputError: not an RGB uint8 image.
@@ -147,20 +159,18 @@ class PoseEstimator:
         check_rgb_image(image_rgb)
         height, width = image_rgb.shape[:2]
         camera = camera or Camera.from_fov(width, height)
+        rois = followed_rois if followed_rois is not None else Roi.empty()
         start = time.perf_counter()
-        if rois is None:
+        if detect:
             (boxes,) = self.detector.detect([image_rgb])
-            detected = time.perf_counter()
-            candidates = len(boxes)
-            blazeposes = self.pose_model.estimate(image_rgb, self._first_rois(image_rgb, boxes))
-        else:
-            detected = start
-            candidates = len(rois)
-            blazeposes = self.pose_model.run(image_rgb, rois)
+            new_boxes = boxes.boxes_xyxy[~boxes_covered_by_rois(boxes.boxes_xyxy, rois)]
+            rois = Roi.concatenate([rois, self._first_rois(image_rgb, new_boxes)])
+        detected = time.perf_counter()
+        blazeposes = self.pose_model.estimate(image_rgb, rois)
         blazeposes = self.pose_model.augment(image_rgb, blazeposes, self.augmentations)
         posed = time.perf_counter()
         poses, valid, dropped = self.to_camera_space(blazeposes, camera, (width, height))
-        dropped["no_pose_presence"] = candidates - len(blazeposes)
+        dropped["no_pose_presence"] = len(rois) - len(blazeposes)
         next_rois = deduplicate_rois(blazeposes.select(valid).next_rois(), poses.scores)
         done = time.perf_counter()
         timing_ms = {
@@ -171,10 +181,10 @@ class PoseEstimator:
         }
         return FrameEstimate(poses, timing_ms, dropped, next_rois)
 
-    def _first_rois(self, image_rgb: np.ndarray, boxes: PersonBoxes) -> Roi:
+    def _first_rois(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> Roi:
         if self.aligner is None:
-            return roi_from_box(boxes.boxes_xyxy)
-        return self.aligner.rois_from_boxes(image_rgb, boxes.boxes_xyxy)
+            return roi_from_box(boxes_xyxy)
+        return self.aligner.rois_from_boxes(image_rgb, boxes_xyxy)
 
     def to_camera_space(
         self, blazeposes: BlazePoses, camera: Camera, image_size_wh: tuple[int, int]

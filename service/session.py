@@ -170,11 +170,17 @@ class PoseEngines:
         await self.stop()
 
     async def estimate(
-        self, image_rgb: np.ndarray, camera: Camera, rois: Roi | None = None
+        self,
+        image_rgb: np.ndarray,
+        camera: Camera,
+        followed_rois: Roi | None = None,
+        detect: bool = True,
     ) -> FrameEstimate:
-        """Untracked native-skeleton poses of one image, off the event loop; with ``rois``,
-        follow those instead of detecting."""
-        return await asyncio.to_thread(self.estimator.estimate, image_rgb, camera, rois)
+        """Untracked native-skeleton poses of one image, off the event loop (see
+        ``PoseEstimator.estimate``)."""
+        return await asyncio.to_thread(
+            self.estimator.estimate, image_rgb, camera, followed_rois, detect
+        )
 
 
 class StreamSession:
@@ -195,11 +201,12 @@ class StreamSession:
             InvalidInputError: a bad image, or a timestamp not after the previous one.
         """
         height, width = image_rgb.shape[:2]
-        rois = self._rois_to_follow()
+        followed = self._followed_rois
+        detect = self._is_detection_due()
         estimate = await self.engines.estimate(
-            image_rgb, self.config.camera_for(width, height), rois
+            image_rgb, self.config.camera_for(width, height), followed, detect
         )
-        self._remember_rois(rois, estimate)
+        self._remember_rois(followed, detect, estimate)
         frame_index = self.frames_processed
         start = time.perf_counter()
         references = (self.config.references or {}).get(frame_index)
@@ -210,7 +217,7 @@ class StreamSession:
         timing_ms["total"] = estimate.timing_ms["total"] + track_ms
         return TrackedFrame(
             frame_index=frame_index,
-            was_detected=rois is None,
+            was_detected=detect,
             timestamp_s=timestamp_s,
             width=width,
             height=height,
@@ -219,18 +226,17 @@ class StreamSession:
             dropped_persons=estimate.dropped,
         )
 
-    def _rois_to_follow(self) -> Roi | None:
-        """The ROIs to follow in speed mode, or None when this frame must be detected."""
+    def _is_detection_due(self) -> bool:
+        """Whether this frame runs the person detector (always, unless in speed mode)."""
         is_due = self._frames_since_detection + 1 >= self.config.detect_every
-        if self._followed_rois is None or len(self._followed_rois) == 0 or is_due:
-            return None
-        return self._followed_rois
+        return self._followed_rois is None or len(self._followed_rois) == 0 or is_due
 
-    def _remember_rois(self, followed: Roi | None, estimate: FrameEstimate) -> None:
-        """Keep the next ROIs; losing anyone we followed forces a detection next frame."""
-        if followed is None:
-            self._frames_since_detection = 0
-        else:
-            self._frames_since_detection += 1
-        is_someone_lost = followed is not None and len(estimate.next_rois) < len(followed)
+    def _remember_rois(self, followed: Roi | None, detected: bool, estimate: FrameEstimate) -> None:
+        """In speed mode keep the next ROIs; losing anyone we followed forces a detection."""
+        if self.config.detect_every == 1:
+            return
+        self._frames_since_detection = 0 if detected else self._frames_since_detection + 1
+        is_someone_lost = (
+            not detected and followed is not None and len(estimate.next_rois) < len(followed)
+        )
         self._followed_rois = None if is_someone_lost else estimate.next_rois

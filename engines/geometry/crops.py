@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from engines.errors import InvalidInputError
 from engines.geometry.camera import pixels_to_normalized, validate_intrinsics
@@ -338,6 +339,21 @@ class Roi:
             is_flipped=np.asarray(self.is_flipped)[index],
         )
 
+    @classmethod
+    def empty(cls) -> Roi:
+        """No ROIs."""
+        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+
+    @classmethod
+    def concatenate(cls, rois: list[Roi]) -> Roi:
+        """All ROIs of several sets, in order."""
+        return cls(
+            centers_px=np.concatenate([np.asarray(roi.centers_px, float) for roi in rois]),
+            sides_px=np.concatenate([np.asarray(roi.sides_px, float) for roi in rois]),
+            rotations_rad=np.concatenate([np.asarray(roi.rotations_rad, float) for roi in rois]),
+            is_flipped=np.concatenate([np.asarray(roi.is_flipped, bool) for roi in rois]),
+        )
+
     def with_flips(self, is_flipped: np.ndarray | bool) -> Roi:
         return replace(self, is_flipped=np.broadcast_to(is_flipped, (len(self),)).copy())
 
@@ -402,6 +418,32 @@ def roi_from_alignment_points(
         raise InvalidInputError("alignment points: non-finite or coincident points")
     rotation = normalize_radians(target_angle_rad - np.arctan2(-delta[:, 1], delta[:, 0]))
     return Roi(centers_px=p0.copy(), sides_px=size * scale, rotations_rad=rotation)
+
+
+def boxes_covered_by_rois(
+    boxes_xyxy: np.ndarray, roi: Roi, max_center_offset: float = 0.2
+) -> np.ndarray:
+    """(N,) whether each person box already has a followed ROI.
+
+    Boxes and ROIs are paired one to one (Hungarian on centre distance): a pair counts when
+    the box centre lies within ``max_center_offset`` x the ROI side of the ROI centre (the
+    hips, about mid-body) and the box is person-sized for that ROI (its longer side 0.4-1.2 x
+    the ROI side, which is ~1.25 x the body). One to one, so a neighbour standing inside
+    someone's ROI is still a new person.
+    """
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    covered = np.zeros(len(boxes), dtype=bool)
+    if len(boxes) == 0 or len(roi) == 0:
+        return covered
+    sides = np.asarray(roi.sides_px, dtype=np.float64)[None, :]
+    box_centers = (boxes[:, :2] + boxes[:, 2:]) / 2
+    offsets = np.linalg.norm(box_centers[:, None] - np.asarray(roi.centers_px)[None], axis=-1)
+    longer = (boxes[:, 2:] - boxes[:, :2]).max(axis=1)[:, None]
+    is_pair = (offsets <= max_center_offset * sides) & (longer >= 0.4 * sides)
+    is_pair &= longer <= 1.2 * sides
+    rows, cols = linear_sum_assignment(np.where(is_pair, offsets / sides, 1e6))
+    covered[rows[is_pair[rows, cols]]] = True
+    return covered
 
 
 def deduplicate_rois(roi: Roi, scores: np.ndarray, max_iou: float = 0.5) -> Roi:

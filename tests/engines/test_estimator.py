@@ -79,11 +79,23 @@ def test_blank_image_gives_an_empty_frame(estimator) -> None:
 
 def test_following_rois_finds_the_same_people_without_detecting(estimator) -> None:
     first = estimator.estimate(read_rgb("vtest_frame300.jpg"))
-    followed = estimator.estimate(read_rgb("vtest_frame300.jpg"), rois=first.next_rois)
+    followed = estimator.estimate(
+        read_rgb("vtest_frame300.jpg"), followed_rois=first.next_rois, detect=False
+    )
     assert len(first.next_rois) == len(first.poses) == 6
     assert len(followed.poses) == 6
-    assert followed.timing_ms["detect"] == 0.0
+    assert followed.timing_ms["detect"] < 1.0  # no detector run
     # same image: each followed person lies on one detected person
     for joints in followed.poses.joints2d_px:
         distance = np.linalg.norm(first.poses.joints2d_px - joints, axis=-1).mean(axis=1)
         assert distance.min() < 2.0
+
+
+def test_detection_adds_only_people_no_followed_roi_covers(estimator) -> None:
+    image = read_rgb("vtest_frame300.jpg")
+    first = estimator.estimate(image)
+    some = first.next_rois[[0, 1]]
+    both = estimator.estimate(image, followed_rois=some, detect=True)
+    # the two followed people are not found twice; the other four come from detection
+    assert len(both.poses) == 6
+    assert both.dropped["no_pose_presence"] == 0

@@ -54,7 +54,11 @@ class FakeEngines(PoseEngines):
         """Nothing to release."""
 
     async def estimate(
-        self, image_rgb: np.ndarray, camera: Camera, rois: Roi | None = None
+        self,
+        image_rgb: np.ndarray,
+        camera: Camera,
+        followed_rois: Roi | None = None,
+        detect: bool = True,
     ) -> FrameEstimate:
         self.calls += 1
         if self.delay_s:
