@@ -154,15 +154,15 @@ def refine_from_heatmap(
     rows = cells_y[..., None] + offsets
     col_ok = (cols >= 0) & (cols < width)
     row_ok = (rows >= 0) & (rows < height)
-    confidence = _sigmoid(heatmaps.astype(np.float64))
     item = np.arange(num)[:, None, None, None]
     landmark = np.arange(num_landmarks)[None, :, None, None]
-    window = confidence[
+    logits = heatmaps[
         item,
         np.clip(rows, 0, height - 1)[..., :, None],
         np.clip(cols, 0, width - 1)[..., None, :],
         landmark,
-    ]  # (N, L, K, K): rows x cols
+    ]  # (N, L, K, K): rows x cols; the sigmoid only on these windows, not the whole map
+    window = _sigmoid(logits.astype(np.float64))
     window = window * (row_ok[..., :, None] & col_ok[..., None, :])
     total = window.sum(axis=(2, 3))
     peak = window.max(axis=(2, 3))
