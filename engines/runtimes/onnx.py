@@ -92,6 +92,9 @@ class OnnxRuntime(ClosingContext):
         session_options.intra_op_num_threads = options.intra_op_threads
         session_options.inter_op_num_threads = options.inter_op_threads
         session_options.log_severity_level = 3
+        # Idle intra-op threads spin by default; with several models taking turns on a few
+        # cores, the spinning threads of one steal the cores the next one runs on.
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             # The TensorRT EP needs the input shapes for its profile before the session exists.
             input_specs = (
