@@ -68,7 +68,10 @@ def intrinsics_from_fov(width: int, height: int, fov_deg: float = DEFAULT_FOV_DE
         raise InvalidInputError(f"image size must be positive, got {width} x {height}")
     if not 0.0 < fov_deg < 180.0:
         raise InvalidInputError(f"fov_deg must be in (0, 180), got {fov_deg}")
-    focal_px = max(width, height) / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
+    tangent = math.tan(math.radians(fov_deg) / 2.0)
+    if not tangent > 0.0 or not math.isfinite(max(width, height) / tangent):
+        raise InvalidInputError(f"fov_deg {fov_deg} gives no finite focal length")
+    focal_px = max(width, height) / (2.0 * tangent)
     return np.array(
         [[focal_px, 0.0, (width - 1) / 2.0], [0.0, focal_px, (height - 1) / 2.0], [0.0, 0.0, 1.0]]
     )

@@ -163,3 +163,9 @@ def test_world_output_needs_extrinsics() -> None:
 def test_invalid_fov_arguments(width: int, height: int, fov: float) -> None:
     with pytest.raises(InvalidInputError):
         intrinsics_from_fov(width, height, fov)
+
+
+def test_vanishing_field_of_view_is_a_clear_error() -> None:
+    # found by fuzzing the HTTP API: tan(1e-320 / 2) underflows to 0
+    with pytest.raises(InvalidInputError, match="finite focal"):
+        intrinsics_from_fov(640, 480, 1e-320)
