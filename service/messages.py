@@ -111,6 +111,23 @@ def persons_from_poses(poses: FramePoses) -> list[PersonMessage]:
     return persons
 
 
+def single_image_message(
+    poses: FramePoses, width: int, height: int, timing_ms: dict[str, float], stream: str = ""
+) -> FrameMessage:
+    """The message of one untracked image (frame 0, time 0): ``posecast pose`` and
+    ``POST /v1/poses``."""
+    return FrameMessage(
+        stream=stream,
+        frame=0,
+        timestamp=0.0,
+        width=width,
+        height=height,
+        skeleton=poses.skeleton,
+        persons=persons_from_poses(poses),
+        timing_ms={name: round(ms, 2) for name, ms in timing_ms.items()},
+    )
+
+
 def poses_from_message(message: FrameMessage, num_joints: int | None = None) -> FramePoses:
     """Arrays of a frame message; ``num_joints`` gives the joint count of a frame without persons.
 

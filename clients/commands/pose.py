@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clients.options import add_camera_options, add_model_options, camera_for, estimator_for
 from engines.images import read_image
-from service.messages import FrameMessage, persons_from_poses
+from service.messages import single_image_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,16 +32,7 @@ def run(args: argparse.Namespace) -> int:
     height, width = image.shape[:2]
     estimate = estimator_for(args).estimate(image, camera_for(args, width, height))
     poses = estimate.poses.to_skeleton(args.skeleton)
-    message = FrameMessage(
-        stream=str(args.image),
-        frame=0,
-        timestamp=0.0,
-        width=width,
-        height=height,
-        skeleton=poses.skeleton,
-        persons=persons_from_poses(poses),
-        timing_ms={name: round(ms, 2) for name, ms in estimate.timing_ms.items()},
-    )
+    message = single_image_message(poses, width, height, estimate.timing_ms, str(args.image))
     text = message.model_dump_json(indent=None) + "\n"
     if args.output is None:
         sys.stdout.write(text)

@@ -21,7 +21,7 @@ from engines.geometry.skeletons import get_skeleton
 from engines.images import decode_image
 from service.deps import AUTH, EnginesDep, MetricsDep, SettingsDep
 from service.errors import PayloadTooLargeError, UnsupportedMediaTypeError, error_body
-from service.messages import FrameMessage, persons_from_poses
+from service.messages import FrameMessage, single_image_message
 from service.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[AUTH])
@@ -188,16 +188,7 @@ async def estimate_poses(
         camera = Camera.from_fov(width, height, fov_deg or DEFAULT_FOV_DEG)
     estimate = await engines.estimate(image, camera)
     poses = estimate.poses.to_skeleton(skeleton_name)
-    message = FrameMessage(
-        stream="",
-        frame=0,
-        timestamp=0.0,
-        width=width,
-        height=height,
-        skeleton=poses.skeleton,
-        persons=persons_from_poses(poses),
-        timing_ms={name: round(ms, 2) for name, ms in estimate.timing_ms.items()},
-    )
+    message = single_image_message(poses, width, height, estimate.timing_ms)
     metrics.frames_processed.labels("http").inc()
     metrics.frame_latency.labels("http").observe(time.perf_counter() - start_s)
     return message
