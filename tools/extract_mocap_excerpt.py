@@ -7,7 +7,7 @@ the BVH files.
 
 Usage::
 
-    python tools/extract_mocap_excerpt.py /work/shared/data/mocap/scaled_131_01.bvh \
+    python tools/extract_mocap_excerpt.py MOCAP_DIR/scaled_131_01.bvh \
         tests/data/mocap/cmu_131_01_excerpt.npz --num-frames 20 --step 40
 
 The output holds ``positions_m`` (F, J, 3) float32 joint positions in metres in the BVH
