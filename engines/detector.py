@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from engines.errors import InvalidInputError
+from engines.geometry.boxes import non_max_suppression
 from engines.runtimes import Runtime
 
 INPUT_SIZE_PX = 416
@@ -116,15 +117,13 @@ class NanoDetPersonDetector:
         return self._suppress(boxes_xyxy.astype(np.float32), np.concatenate(scores))
 
     def _suppress(self, boxes_xyxy: np.ndarray, scores: np.ndarray) -> PersonBoxes:
-        xywh = np.concatenate([boxes_xyxy[:, :2], boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]], axis=1)
-        kept = cv2.dnn.NMSBoxes(
-            xywh.tolist(),
-            scores.tolist(),
-            self.config.score_threshold,
+        kept = non_max_suppression(
+            boxes_xyxy,
+            scores,
             self.config.nms_iou_threshold,
-            top_k=self.config.max_persons,
+            self.config.score_threshold,
+            self.config.max_persons,
         )
-        kept = np.asarray(kept, dtype=np.int64).reshape(-1)
         return PersonBoxes(boxes_xyxy[kept], scores[kept].astype(np.float32))
 
     def detect(self, images_rgb: Sequence[np.ndarray]) -> list[PersonBoxes]:

@@ -27,6 +27,7 @@ from engines.blazepose import (
 from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
 from engines.frames import FramePoses
 from engines.geometry.augmentation import make_augmentations
+from engines.geometry.boxes import non_max_suppression
 from engines.geometry.camera import Camera
 from engines.geometry.crops import (
     Roi,
@@ -40,6 +41,7 @@ from engines.pose_alignment import PoseAlignmentDetector
 from engines.runtimes import RuntimeOptions, create_runtime
 
 NATIVE_SKELETON = SKELETON
+DUPLICATE_POSE_IOU = 0.5
 PoseModelName = Literal["lite", "full", "heavy"]
 RoiSource = Literal["alignment", "box"]
 
@@ -90,6 +92,17 @@ class FrameEstimate:
     timing_ms: dict[str, float]
     dropped: dict[str, int]
     next_rois: Roi
+
+
+def distinct_poses(poses: BlazePoses, max_iou: float = DUPLICATE_POSE_IOU) -> BlazePoses:
+    """Drop poses whose landmark box overlaps a more present pose's by more than ``max_iou``:
+    two ROIs (two detector boxes of one person, or a followed ROI and a new box) can converge
+    on the same person."""
+    if len(poses) < 2:
+        return poses
+    points = poses.landmarks_px
+    boxes_xyxy = np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1)
+    return poses.select(np.sort(non_max_suppression(boxes_xyxy, poses.pose_presence, max_iou)))
 
 
 class PoseEstimator:
@@ -166,11 +179,13 @@ class PoseEstimator:
             new_boxes = boxes.boxes_xyxy[~boxes_covered_by_rois(boxes.boxes_xyxy, rois)]
             rois = Roi.concatenate([rois, self._first_rois(image_rgb, new_boxes)])
         detected = time.perf_counter()
-        blazeposes = self.pose_model.estimate(image_rgb, rois)
+        found = self.pose_model.estimate(image_rgb, rois)
+        blazeposes = distinct_poses(found)
         blazeposes = self.pose_model.augment(image_rgb, blazeposes, self.augmentations)
         posed = time.perf_counter()
         poses, valid, dropped = self.to_camera_space(blazeposes, camera, (width, height))
-        dropped["no_pose_presence"] = len(rois) - len(blazeposes)
+        dropped["no_pose_presence"] = len(rois) - len(found)
+        dropped["duplicate"] = len(found) - len(blazeposes)
         next_rois = deduplicate_rois(blazeposes.select(valid).next_rois(), poses.scores)
         done = time.perf_counter()
         timing_ms = {

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from engines.errors import InvalidInputError
+from engines.geometry.boxes import non_max_suppression
 from engines.geometry.camera import pixels_to_normalized, validate_intrinsics
 
 BLAZEPOSE_ROI_SCALE = 1.25
@@ -456,11 +457,10 @@ def deduplicate_rois(roi: Roi, scores: np.ndarray, max_iou: float = 0.5) -> Roi:
     """
     if len(roi) < 2:
         return roi
-    sides = np.asarray(roi.sides_px, dtype=np.float64)
-    corners = np.asarray(roi.centers_px, dtype=np.float64) - sides[:, None] / 2
-    boxes_xywh = np.concatenate([corners, sides[:, None], sides[:, None]], axis=1)
-    kept = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), np.asarray(scores, float).tolist(), 0.0, max_iou)
-    return roi[np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))]
+    sides = np.asarray(roi.sides_px, dtype=np.float64)[:, None]
+    corners = np.asarray(roi.centers_px, dtype=np.float64) - sides / 2
+    kept = non_max_suppression(np.concatenate([corners, corners + sides], axis=1), scores, max_iou)
+    return roi[np.sort(kept)]
 
 
 def roi_image_from_crop(roi: Roi, size_px: int = BLAZEPOSE_INPUT_SIZE_PX) -> np.ndarray:

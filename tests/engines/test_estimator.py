@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engines.geometry.camera import Camera
+from engines.geometry.crops import Roi
 from engines.geometry.skeletons import get_skeleton
 from testdata import read_rgb
 
@@ -99,3 +100,12 @@ def test_detection_adds_only_people_no_followed_roi_covers(estimator) -> None:
     # the two followed people are not found twice; the other four come from detection
     assert len(both.poses) == 6
     assert both.dropped["no_pose_presence"] == 0
+
+
+def test_two_rois_on_one_person_give_one_pose(estimator) -> None:
+    image = read_rgb("basketball1_left.jpg")
+    first = estimator.estimate(image)
+    twice = Roi.concatenate([first.next_rois, first.next_rois])
+    result = estimator.estimate(image, followed_rois=twice, detect=False)
+    assert len(result.poses) == 1
+    assert result.dropped["duplicate"] == 1
