@@ -1,4 +1,4 @@
-"""Model speed on this machine: detector ms per frame, pose ms per crop at several batch sizes.
+"""Model speed on this machine: detector ms per frame, pose and alignment ms per crop by batch.
 
 All figures come from one run, so they are comparable with each other (not across machines).
 
@@ -69,6 +69,14 @@ def main() -> None:
             )
             cells.append(f"{total_ms / size:.1f} ms/crop")
         print(f"| pose_landmark_{variant} | " + " | ".join(cells) + " |")
+    aligner = create_runtime(model_path("pose_detection"), options)
+    warm_up(aligner, BATCH_SIZES)
+    cells = []
+    for size in BATCH_SIZES:
+        batch = np.zeros((size, 224, 224, 3), np.float32)
+        total_ms = median_ms(lambda batch=batch: aligner.infer({"image": batch}), args.repeats)
+        cells.append(f"{total_ms / size:.1f} ms/crop")
+    print("| pose_detection (alignment) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
