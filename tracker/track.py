@@ -9,7 +9,7 @@ import numpy as np
 
 from engines.errors import PosecastError
 from tracker.motion import MotionState
-from tracker.smoothing import OneEuroFilter
+from tracker.smoothing import PoseSmoother
 
 
 class TrackState(Enum):
@@ -63,7 +63,7 @@ class Track:
         last_observation: the last matched detection.
         smoothed_joints_cam_m: (J, 3) One Euro output at the last observation.
         hits: consecutive frames with a matched detection.
-        smoother: the track's One Euro filter, None when smoothing is off.
+        smoother: the track's pose filter, None when smoothing is off.
     """
 
     track_id: int
@@ -72,7 +72,7 @@ class Track:
     smoothed_joints_cam_m: np.ndarray
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
-    smoother: OneEuroFilter | None = field(default=None, repr=False)
+    smoother: PoseSmoother | None = field(default=None, repr=False)
 
     @property
     def last_seen_s(self) -> float:

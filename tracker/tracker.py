@@ -19,7 +19,7 @@ from tracker.matching import (
 )
 from tracker.motion import MotionState
 from tracker.references import ReferencePoses
-from tracker.smoothing import OneEuroFilter
+from tracker.smoothing import PoseSmoother
 from tracker.track import Observation, Track, TrackState
 
 logger = logging.getLogger(__name__)
@@ -370,7 +370,7 @@ class Tracker:
             ),
             last_observation=observation,
             smoothed_joints_cam_m=observation.joints_cam_m,
-            smoother=OneEuroFilter(smoothing) if smoothing.is_enabled else None,
+            smoother=PoseSmoother(smoothing) if smoothing.is_enabled else None,
         )
         track.smoothed_joints_cam_m = self._smooth(track, observation)
         # References vouch for the identity; in FREE mode hits must confirm it.

@@ -3,7 +3,7 @@ import pytest
 
 from engines.errors import InvalidInputError
 from tracker.config import SmoothingConfig
-from tracker.smoothing import OneEuroFilter
+from tracker.smoothing import OneEuroFilter, PoseSmoother
 
 RATE_HZ = 30.0
 
@@ -59,3 +59,52 @@ def test_time_must_increase() -> None:
     smoother(np.zeros(3), 1.0)
     with pytest.raises(InvalidInputError, match=r"expected a timestamp after 1\.0, got 1\.0"):
         smoother(np.zeros(3), 1.0)
+
+
+def _pose_at(range_m: float) -> np.ndarray:
+    """A 1.7 m tall stick pose (5 joints) straight ahead at ``range_m``, x right, y down."""
+    offsets = np.array([[0, -0.85, 0], [0, 0, 0], [0, 0.85, 0], [-0.2, -0.4, 0], [0.2, -0.4, 0]])
+    return offsets + np.array([1.0, 0.0, range_m])
+
+
+def _range(joints: np.ndarray) -> float:
+    return float(np.linalg.norm(joints.mean(axis=0)))
+
+
+def test_pose_smoother_steadies_depth_more_than_the_joint_filter() -> None:
+    rng = np.random.default_rng(0)
+    joints_only = PoseSmoother(SmoothingConfig(range_min_cutoff_hz=1.0, range_beta_per_m=2.0))
+    default = PoseSmoother(SmoothingConfig())
+    ranges: dict[str, list[float]] = {"raw": [], "joints only": [], "default": []}
+    for k in range(100):
+        pose = _pose_at(15.0)
+        noisy = pose * (1.0 + rng.normal(0, 0.3) / 15.0)  # range error along the rays
+        ranges["raw"].append(_range(noisy))
+        ranges["joints only"].append(_range(joints_only(noisy, k * 0.1)))
+        ranges["default"].append(_range(default(noisy, k * 0.1)))
+    spread = {name: np.std(values[20:]) for name, values in ranges.items()}
+    assert spread["default"] < 0.5 * spread["raw"]
+    assert spread["default"] < 0.8 * spread["joints only"]
+
+
+def test_pose_smoother_follows_someone_walking_towards_the_camera() -> None:
+    smoother = PoseSmoother(SmoothingConfig())
+    for k in range(40):  # 1.5 m/s from 20 m, 10 Hz
+        true_range_m = _range(_pose_at(20.0 - 0.15 * k))
+        smoothed = smoother(_pose_at(20.0 - 0.15 * k), k * 0.1)
+    # stated bound: the lag of the range at walking speed stays under half a metre
+    assert abs(_range(smoothed) - true_range_m) < 0.5
+
+
+def test_pose_smoother_keeps_the_skeleton_and_moves_it_along_its_ray() -> None:
+    smoother = PoseSmoother(SmoothingConfig())
+    smoother(_pose_at(15.0), 0.0)
+    out = smoother(_pose_at(17.0), 0.1)
+    shape = out - out.mean(axis=0)
+    reference = OneEuroFilter(SmoothingConfig())  # the joint filter alone, same history
+    reference(_pose_at(15.0), 0.0)
+    joints_only = reference(_pose_at(17.0), 0.1)
+    np.testing.assert_allclose(shape, joints_only - joints_only.mean(axis=0), atol=1e-9)
+    direction = out.mean(axis=0) / np.linalg.norm(out.mean(axis=0))
+    joint_direction = joints_only.mean(axis=0) / np.linalg.norm(joints_only.mean(axis=0))
+    np.testing.assert_allclose(direction, joint_direction, atol=1e-9)
