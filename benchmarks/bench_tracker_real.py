@@ -54,6 +54,7 @@ def read_frames(path: str) -> list[tuple[FramePoses, float]]:
 class _TrackLog:
     frames: list[int] = field(default_factory=list)
     boxes_xyxy: list[np.ndarray] = field(default_factory=list)
+    ranges_m: list[float] = field(default_factory=list)  # smoothed pose's range, per frame
     is_confirmed: bool = False
 
 
@@ -67,6 +68,7 @@ class RunStatistics:
     confirmed_per_frame: np.ndarray
     detections_per_frame: np.ndarray
     update_ms: float
+    range_jitter_m: float  # std of the second difference of confirmed tracks' smoothed range
 
 
 def run(frames: list[tuple[FramePoses, float]], config: TrackerConfig) -> RunStatistics:
@@ -80,10 +82,11 @@ def run(frames: list[tuple[FramePoses, float]], config: TrackerConfig) -> RunSta
         out = tracker.update(poses, timestamp_s)
         elapsed_s += time.perf_counter() - start
         observed = out.scores > 0
-        for track_id, state, box in zip(
+        for track_id, state, box, joints in zip(
             out.track_ids[observed],
             out.track_states[observed],
             out.boxes_xyxy[observed],
+            out.joints_cam_m[observed],
             strict=True,
         ):
             if state == "":
@@ -91,6 +94,7 @@ def run(frames: list[tuple[FramePoses, float]], config: TrackerConfig) -> RunSta
             log = logs[int(track_id)]
             log.frames.append(frame_index)
             log.boxes_xyxy.append(np.asarray(box, np.float64))
+            log.ranges_m.append(float(np.linalg.norm(joints.mean(axis=0))))
             log.is_confirmed |= state == "confirmed"
         confirmed_per_frame.append(int((observed & (out.track_states == "confirmed")).sum()))
         detections_per_frame.append(len(poses))
@@ -104,6 +108,9 @@ def run(frames: list[tuple[FramePoses, float]], config: TrackerConfig) -> RunSta
         confirmed_per_frame=np.array(confirmed_per_frame),
         detections_per_frame=np.array(detections_per_frame),
         update_ms=elapsed_s / max(len(frames), 1) * 1000,
+        range_jitter_m=float(
+            np.std(np.concatenate([np.diff(log.ranges_m, 2) for log in confirmed] or [[0.0]]))
+        ),
     )
 
 
@@ -215,7 +222,17 @@ def main() -> None:
             f"{(other < 0.4).mean():.2%} |"
         )
     print()
-    runs = {"old (plain 3D distance)": legacy_config(), "new defaults": TrackerConfig()}
+    defaults = TrackerConfig()
+    joint_filter_only = replace(
+        defaults.smoothing,
+        range_min_cutoff_hz=defaults.smoothing.min_cutoff_hz,
+        range_beta_per_m=defaults.smoothing.beta_per_m,
+    )
+    runs = {
+        "old (plain 3D distance)": legacy_config(),
+        "new defaults": defaults,
+        "new, no separate range filter": replace(defaults, smoothing=joint_filter_only),
+    }
     results = {name: run(frames, config) for name, config in runs.items()}
     print(f"{len(frames)} frames, {sum(len(p) for p, _ in frames)} detections\n")
     print("| statistic | " + " | ".join(results) + " |")
@@ -233,6 +250,7 @@ def main() -> None:
             f"{s.confirmed_per_frame.mean():.2f} / {s.detections_per_frame.mean():.2f}"
         ),
         "update (ms per frame)": lambda s: f"{s.update_ms:.2f}",
+        "range jitter of smoothed tracks (m)": lambda s: f"{s.range_jitter_m:.3f}",
     }
     for name, cell in rows.items():
         print(f"| {name} | " + " | ".join(cell(s) for s in results.values()) + " |")
