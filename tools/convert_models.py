@@ -287,7 +287,7 @@ def import_tfjs_graph_converter() -> types.ModuleType:
         raise ImportError(
             "tensorflowjs is not installed (pip install --no-deps tensorflowjs==4.22.0)"
         )
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     for name, path in (("tensorflowjs", root), ("tensorflowjs.converters", root / "converters")):
         package = types.ModuleType(name)
         package.__path__ = [str(path)]
@@ -582,7 +582,7 @@ def run_named(session: ort.InferenceSession, batch: np.ndarray) -> dict[str, np.
     """Run a single-input session and name its outputs."""
     names = [output.name for output in session.get_outputs()]
     values = session.run(names, {session.get_inputs()[0].name: batch})
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def per_item_ms(session: ort.InferenceSession, items: np.ndarray, batch_size: int) -> float:
