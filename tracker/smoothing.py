@@ -72,19 +72,21 @@ class OneEuroFilter:
 class PoseSmoother:
     """One Euro filtering of a track's pose, with its distance from the camera smoothed apart.
 
-    Monocular depth is far noisier than the position across the image (decimetres between
-    frames at 15 m, against centimetres sideways), so the pose's range (distance of its
-    centroid from the camera) gets its own, stronger filter; the joints are then moved along
-    the centroid's viewing ray to the smoothed range. The skeleton keeps its shape and size
-    and its centroid keeps its image position.
+    Monocular depth is far noisier than the position across the image, and the noise grows
+    with the square of the range (the same pixel error on a smaller person), so the inverse
+    of the pose's range (its centroid's distance from the camera), whose noise does not
+    depend on the range, gets its own filter: far away, where walking barely changes the
+    inverse range, it smooths hard; near, where walking changes it fast, the One Euro speed
+    term opens it up. The joint-filtered pose is then moved along its centroid's viewing ray
+    to the filtered range, keeping its shape, size and the centroid's image position.
     """
 
     def __init__(self, config: SmoothingConfig) -> None:
         self._joints = OneEuroFilter(config)
-        self._range = OneEuroFilter(
+        self._inverse_range = OneEuroFilter(
             SmoothingConfig(
                 min_cutoff_hz=config.range_min_cutoff_hz,
-                beta_per_m=config.range_beta_per_m,
+                beta_per_m=config.inverse_range_beta,
                 d_cutoff_hz=config.d_cutoff_hz,
             )
         )
@@ -92,15 +94,16 @@ class PoseSmoother:
     def reset(self) -> None:
         """Forget the past (re-acquisition): the next pose passes unchanged."""
         self._joints.reset()
-        self._range.reset()
+        self._inverse_range.reset()
 
     def __call__(self, joints_cam_m: np.ndarray, timestamp_s: float) -> np.ndarray:
         """Filter one (J, 3) pose in metres; returns a new array."""
         smoothed = self._joints(joints_cam_m, timestamp_s)
-        raw_range_m = float(np.linalg.norm(np.mean(joints_cam_m, axis=0)))
-        range_m = float(self._range(np.array([[raw_range_m]]), timestamp_s)[0, 0])
         centroid = smoothed.mean(axis=0)
         centroid_range_m = float(np.linalg.norm(centroid))
-        if centroid_range_m == 0.0:
+        raw_range_m = float(np.linalg.norm(np.mean(joints_cam_m, axis=0)))
+        if centroid_range_m == 0.0 or raw_range_m == 0.0:
             return smoothed
+        inverse = self._inverse_range(np.array([[1.0 / raw_range_m]]), timestamp_s)[0, 0]
+        range_m = 1.0 / float(inverse)
         return smoothed + (range_m - centroid_range_m) * centroid / centroid_range_m

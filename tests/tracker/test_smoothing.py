@@ -71,9 +71,9 @@ def _range(joints: np.ndarray) -> float:
     return float(np.linalg.norm(joints.mean(axis=0)))
 
 
-def test_pose_smoother_steadies_depth_more_than_the_joint_filter() -> None:
+def test_pose_smoother_steadies_depth_far_away() -> None:
     rng = np.random.default_rng(0)
-    joints_only = PoseSmoother(SmoothingConfig(range_min_cutoff_hz=1.0, range_beta_per_m=2.0))
+    joints_only = PoseSmoother(SmoothingConfig(range_min_cutoff_hz=1e6))  # range passes through
     default = PoseSmoother(SmoothingConfig())
     ranges: dict[str, list[float]] = {"raw": [], "joints only": [], "default": []}
     for k in range(100):
@@ -94,6 +94,15 @@ def test_pose_smoother_follows_someone_walking_towards_the_camera() -> None:
         smoothed = smoother(_pose_at(20.0 - 0.15 * k), k * 0.1)
     # stated bound: the lag of the range at walking speed stays under half a metre
     assert abs(_range(smoothed) - true_range_m) < 0.5
+
+
+def test_pose_smoother_barely_lags_near_people() -> None:
+    smoother = PoseSmoother(SmoothingConfig())
+    for k in range(30):  # 1 m/s towards the camera from 5 m, 30 Hz
+        true_range_m = _range(_pose_at(5.0 - k / 30))
+        smoothed = smoother(_pose_at(5.0 - k / 30), k / 30)
+    # near, depth is reliable and walking changes the inverse range fast: the filter opens up
+    assert abs(_range(smoothed) - true_range_m) < 0.1
 
 
 def test_pose_smoother_keeps_the_skeleton_and_moves_it_along_its_ray() -> None:

@@ -66,8 +66,9 @@ def test_predictions_follow_ground_truth_order(
         sequence = load_sequence(threedpw_root, "test", name)
         prediction = read_prediction(out / "test" / f"{name}.pkl", sequence)
         error_m = np.linalg.norm(prediction.joints_cam_m - sequence.joints_cam_m, axis=-1)
-        # smoothing and noise only: centimetres, never a swapped person (> 1 m apart)
-        assert np.median(error_m) < 0.05, name
+        # noise and smoothing lag of people walking at 1-1.5 m/s: centimetres; a swapped
+        # person would be more than 1 m off
+        assert np.median(error_m) < 0.10, name
         has_reference = np.any(sequence.poses2d_px != 0, axis=(2, 3))
         # known association assigns only where a frame has the person's reference (3DPW
         # does not score the other frames either); unknown keeps tracks through them
