@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engines.assets import DEFAULT_MODEL_DIR
 from engines.estimator import EstimatorConfig, PoseEstimator
 from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from engines.geometry.skeletons import SKELETONS
@@ -27,6 +28,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--threads", type=int, default=0, help="threads per model run (0: all cores)"
+    )
+    group.add_argument(
+        "--model-dir",
+        type=Path,
+        default=DEFAULT_MODEL_DIR,
+        help="folder with the ONNX models and their manifest (default: the shipped ones)",
     )
     group.add_argument(
         "--tta",
@@ -60,7 +67,7 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator:
     """The estimator the model options describe."""
     config = EstimatorConfig(pose_model=args.model, num_augmentations=args.tta)
     options = RuntimeOptions(provider=args.provider, intra_op_threads=args.threads)
-    return PoseEstimator.from_config(config, options)
+    return PoseEstimator.from_config(config, options, args.model_dir)
 
 
 def camera_for(args: argparse.Namespace, width: int, height: int) -> Camera:

@@ -57,7 +57,13 @@ def model_path(name: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
     """
     models = read_manifest(model_dir)
     if name not in models:
-        raise ModelError(f"unknown model {name!r}; {model_dir} provides {sorted(models)}")
+        hint = ""
+        if name == "pose_landmark_heavy":
+            hint = (
+                "; the heavy model is not shipped: build all models with "
+                "'python tools/convert_models.py --heavy --out DIR' and pass that model folder"
+            )
+        raise ModelError(f"unknown model {name!r}; {model_dir} provides {sorted(models)}{hint}")
     entry = models[name]
     path = Path(model_dir) / entry["file"]
     if not path.is_file():

@@ -29,7 +29,9 @@ def build_pose_engines(settings: ServiceSettings, observer: BatchObserver) -> Po
         engine_cache_dir=settings.engine_cache_dir,
         fp16=settings.fp16,
     )
-    estimator = PoseEstimator.from_config(EstimatorConfig(pose_model=settings.pose_model), options)
+    estimator = PoseEstimator.from_config(
+        EstimatorConfig(pose_model=settings.pose_model), options, settings.model_dir
+    )
     batching = BatcherConfig(
         max_batch_size=settings.max_batch_size,
         max_delay_s=settings.max_batch_delay_s,

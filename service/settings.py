@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engines.assets import DEFAULT_MODEL_DIR
 from engines.errors import InvalidInputError
 from engines.geometry.skeletons import SKELETONS
 
@@ -59,6 +60,9 @@ class ServiceSettings(BaseSettings):
 
     # Models.
     pose_model: Literal["lite", "full", "heavy"] = Field("full", description="BlazePose variant")
+    model_dir: Path = Field(
+        DEFAULT_MODEL_DIR, description="folder with the ONNX models and their manifest"
+    )
     provider: Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"] = Field(
         "cpu", description="where the models run"
     )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import cv2
 import numpy as np
@@ -11,7 +15,7 @@ import pytest
 from clients.cli import main
 from clients.jsonl import read_frame_messages
 from service.messages import FrameMessage
-from testdata import IMAGES_DIR, SAMPLE_CLIP
+from testdata import IMAGES_DIR, REPO_DIR, SAMPLE_CLIP
 
 
 def test_pose_writes_one_message_with_every_person(tmp_path) -> None:
@@ -80,3 +84,24 @@ def test_track_unreadable_input_exits_2(tmp_path, capsys) -> None:
     bogus.write_bytes(b"not a video at all")
     assert main(["track", str(bogus), "-o", str(tmp_path / "out.jsonl")]) == 2
     assert "clip.mp4" in capsys.readouterr().err
+
+
+def test_interrupted_track_leaves_valid_output(tmp_path) -> None:
+    """Ctrl-C (SIGINT) in the middle of a run: exit code 130, every written line is valid."""
+    tracks = tmp_path / "tracks.jsonl"
+    command = [sys.executable, "-m", "clients.cli", "track", str(SAMPLE_CLIP), "-o", str(tracks)]
+    process = subprocess.Popen(
+        [*command, "--threads", "2", "--model", "lite"],
+        cwd=REPO_DIR,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not tracks.exists() or tracks.stat().st_size < 2000):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    messages = [message for _, message in read_frame_messages(tracks)]
+    assert 0 < len(messages) < 150
+    assert [m.frame for m in messages] == list(range(len(messages)))
