@@ -42,6 +42,8 @@ class StreamConfig:
         tracker: tracker thresholds and association mode.
         references: reference 2D poses by frame index, in the native joint set (for the
             tracker's reference association modes).
+        is_tracking_enabled: False reports every frame's persons untracked (``track_id``
+            null), e.g. to save detections for ``posecast retrack`` or tracker benchmarks.
         detect_every: speed mode: run the person detector only every k-th frame and follow
             the known persons in between with ROIs from their landmarks (MediaPipe's way);
             a detection is forced as soon as someone is lost. Higher is faster; people who
@@ -54,6 +56,7 @@ class StreamConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     references: dict[int, ReferencePoses] | None = None
     detect_every: int = 1
+    is_tracking_enabled: bool = True
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)
@@ -210,7 +213,11 @@ class StreamSession:
         frame_index = self.frames_processed
         start = time.perf_counter()
         references = (self.config.references or {}).get(frame_index)
-        tracked = self.tracker.update(estimate.poses, timestamp_s, references)
+        tracked = (
+            self.tracker.update(estimate.poses, timestamp_s, references)
+            if self.config.is_tracking_enabled
+            else estimate.poses
+        )
         track_ms = (time.perf_counter() - start) * 1e3
         self.frames_processed += 1
         timing_ms = {**estimate.timing_ms, "track": track_ms}

@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="speed mode: detect every K-th frame, follow people by their landmarks between",
     )
+    parser.add_argument(
+        "--no-tracking",
+        action="store_true",
+        help="write every frame's persons untracked (input for posecast retrack)",
+    )
     add_model_options(parser)
     add_camera_options(parser)
     parser.set_defaults(run=run)
@@ -66,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
             if session is None:
                 height, width = frame.image_rgb.shape[:2]
                 camera = camera_for(args, width, height)
-                config = StreamConfig(args.skeleton, camera, detect_every=args.detect_every)
+                config = StreamConfig(
+                    args.skeleton,
+                    camera,
+                    detect_every=args.detect_every,
+                    is_tracking_enabled=not args.no_tracking,
+                )
                 session = StreamSession(engines, config)
             tracked = asyncio.run(session.process(frame.image_rgb, frame.timestamp_s))
             writer.write(tracked.to_message(stream=str(args.input)))

@@ -105,3 +105,15 @@ def test_interrupted_track_leaves_valid_output(tmp_path) -> None:
     messages = [message for _, message in read_frame_messages(tracks)]
     assert 0 < len(messages) < 150
     assert [m.frame for m in messages] == list(range(len(messages)))
+
+
+def test_track_without_tracking_writes_detections_for_retrack(tmp_path) -> None:
+    detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
+    args = ["track", str(SAMPLE_CLIP), "-o", str(detections), "--max-frames", "5"]
+    assert main([*args, "--no-tracking", "--model", "lite", "--threads", "2"]) == 0
+    messages = [message for _, message in read_frame_messages(detections)]
+    assert all(p.track_id is None and p.state is None for m in messages for p in m.persons)
+    assert sum(len(m.persons) for m in messages) >= 5 * 3
+    assert main(["retrack", str(detections), "-o", str(tracks)]) == 0
+    retracked = [message for _, message in read_frame_messages(tracks)]
+    assert all(p.track_id is not None for p in retracked[-1].persons if p.score > 0)
