@@ -1,10 +1,11 @@
 """Single-image multi-person 3D poses: detect, crop, estimate, place in camera space.
 
-The steps, each a short method: detect person boxes; BlazePose on ROIs around them (with its
-refinement pass); orient each pose's metric landmarks like the camera (ROI rotation plus the
-perspective correction of the crop's viewing direction); solve each person's translation from
-its 2D landmarks and K (absolute reconstruction, per person). Output is in BlazePose's own
-33-landmark set; ``FramePoses.to_skeleton`` converts.
+The steps: detect person boxes; give each person not already followed a first ROI (from the
+BlazePose pose detector's alignment keypoints, as MediaPipe does, or around its box); run
+BlazePose on all ROIs and drop duplicate poses; orient each pose's metric landmarks like the
+camera (ROI rotation plus the perspective correction of the crop's viewing direction); solve
+each person's translation from its 2D landmarks and K (absolute reconstruction, per person).
+Output is in BlazePose's own 33-landmark set; ``FramePoses.to_skeleton`` converts.
 """
 
 from __future__ import annotations
