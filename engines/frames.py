@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from engines.geometry.skeletons import convert_confidences, convert_joints
+
 UNTRACKED_ID = -1
 """``track_ids`` value of a person that no track has claimed."""
 
@@ -100,7 +102,6 @@ class FramePoses:
         """The same persons in another joint set (affine combinations of this set's joints)."""
         if skeleton == self.skeleton:
             return self
-        from engines.geometry.skeletons import convert_confidences, convert_joints
 
         def joints(values: np.ndarray) -> np.ndarray:
             return convert_joints(values, self.skeleton, skeleton).astype(np.float32)
