@@ -696,26 +696,35 @@ def verify_nanodet(path: Path, frames: dict[int, np.ndarray]) -> dict:
 # Landmark verification
 
 
-def roi_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """MediaPipe's box ROI: square, 1.25 x the longer side, no rotation; RGB in [0, 1]."""
+def square_crop_rgb(
+    frame_bgr: np.ndarray, box: np.ndarray, margin: float, size_px: int
+) -> np.ndarray:
+    """A square of ``margin`` x the box's longer side, centred on the box, warped to
+    ``size_px`` x ``size_px`` with a zero border; uint8 RGB."""
     x1, y1, x2, y2 = box
-    side_px = max(x2 - x1, y2 - y1) * ROI_MARGIN
-    scale = LANDMARK_SIZE_PX / side_px
+    scale = size_px / (max(x2 - x1, y2 - y1) * margin)
     centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
     affine = np.float32(
         [
-            [scale, 0, LANDMARK_SIZE_PX / 2 - scale * centre_x],
-            [0, scale, LANDMARK_SIZE_PX / 2 - scale * centre_y],
+            [scale, 0, size_px / 2 - scale * centre_x],
+            [0, scale, size_px / 2 - scale * centre_y],
         ]
     )
     crop = cv2.warpAffine(
         frame_bgr,
         affine,
-        (LANDMARK_SIZE_PX, LANDMARK_SIZE_PX),
+        (size_px, size_px),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+
+
+def roi_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """MediaPipe's box ROI: square, 1.25 x the longer side, no rotation; RGB in [0, 1]."""
+    crop = square_crop_rgb(frame_bgr, box, ROI_MARGIN, LANDMARK_SIZE_PX)
+    return crop.astype(np.float32) / 255.0
 
 
 def person_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
@@ -786,25 +795,8 @@ def verify_landmark_model(onnx_path: Path, tflite_path: Path, crops: np.ndarray)
 def detector_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The pose detector's view of one person: a square of POSE_DETECTOR_CROP_SCALE x the
     longer box side centred on the box, 224 x 224, zero border, RGB in [-1, 1]."""
-    x1, y1, x2, y2 = box
-    side_px = max(x2 - x1, y2 - y1) * POSE_DETECTOR_CROP_SCALE
-    scale = POSE_DETECTOR_SIZE_PX / side_px
-    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
-    affine = np.float32(
-        [
-            [scale, 0, POSE_DETECTOR_SIZE_PX / 2 - scale * centre_x],
-            [0, scale, POSE_DETECTOR_SIZE_PX / 2 - scale * centre_y],
-        ]
-    )
-    crop = cv2.warpAffine(
-        frame_bgr,
-        affine,
-        (POSE_DETECTOR_SIZE_PX, POSE_DETECTOR_SIZE_PX),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 127.5 - 1.0
+    crop = square_crop_rgb(frame_bgr, box, POSE_DETECTOR_CROP_SCALE, POSE_DETECTOR_SIZE_PX)
+    return crop.astype(np.float32) / 127.5 - 1.0
 
 
 def detector_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
