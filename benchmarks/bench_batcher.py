@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engines.batcher import BatcherConfig, DynamicBatcher, RejectReason
-from engines.errors import PosecastError
+from posecast.engines.batcher import BatcherConfig, DynamicBatcher, RejectReason
+from posecast.errors import PosecastError
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from clients.media import read_frames
-from engines.batcher import BatcherConfig
-from engines.estimator import PoseEstimator
-from engines.runtimes import Runtime, RuntimeOptions, warm_up
-from service.session import PoseEngines, StreamConfig, StreamSession
+from posecast.clients.media import read_frames
+from posecast.engines.batcher import BatcherConfig
+from posecast.engines.estimator import PoseEstimator
+from posecast.engines.runtimes import Runtime, RuntimeOptions, warm_up
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 

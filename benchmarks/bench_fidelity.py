@@ -36,12 +36,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engines.assets import model_path
-from engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel, BlazePoses
-from engines.detector import NanoDetPersonDetector
-from engines.geometry.crops import Roi, roi_from_box, roi_world_to_camera
-from engines.pose_alignment import PoseAlignmentConfig, PoseAlignmentDetector
-from engines.runtimes import RuntimeOptions, create_runtime
+from posecast.engines.assets import model_path
+from posecast.engines.blazepose import (
+    NUM_LANDMARKS,
+    BlazePoseConfig,
+    BlazePoseLandmarkModel,
+    BlazePoses,
+)
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.geometry.crops import Roi, roi_from_box, roi_world_to_camera
+from posecast.engines.pose_alignment import PoseAlignmentConfig, PoseAlignmentDetector
+from posecast.engines.runtimes import RuntimeOptions, create_runtime
 
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "images"
 DEFAULT_IMAGES = ("messi5.jpg", "basketball1_left.jpg", "basketball2_left.jpg")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from clients.media import read_frames
-from engines.estimator import EstimatorConfig, PoseEstimator
-from engines.geometry.camera import Camera
-from engines.runtimes import RuntimeOptions
+from posecast.clients.media import read_frames
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.runtimes import RuntimeOptions
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 NOSE, LEFT_ANKLE, RIGHT_ANKLE, LEFT_HEEL, RIGHT_HEEL = 0, 27, 28, 29, 30

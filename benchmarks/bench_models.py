@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from clients.media import read_frames
-from engines.assets import model_path
-from engines.blazepose import BlazePoseLandmarkModel
-from engines.detector import NanoDetPersonDetector
-from engines.geometry.crops import roi_from_box
-from engines.runtimes import RuntimeOptions, create_runtime, warm_up
+from posecast.clients.media import read_frames
+from posecast.engines.assets import model_path
+from posecast.engines.blazepose import BlazePoseLandmarkModel
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.geometry.crops import roi_from_box
+from posecast.engines.runtimes import RuntimeOptions, create_runtime, warm_up
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 BATCH_SIZES = (1, 4, 8, 16)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from clients.media import read_frames
-from engines.estimator import EstimatorConfig, PoseEstimator
-from engines.runtimes import RuntimeOptions, warm_up
-from service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
+from posecast.clients.media import read_frames
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.runtimes import RuntimeOptions, warm_up
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 NATIVE_FPS = 10.0

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.geometry.camera import intrinsics_from_fov, project_points
-from engines.geometry.reconstruction import reconstruct_absolute
+from posecast.engines.geometry.camera import intrinsics_from_fov, project_points
+from posecast.engines.geometry.reconstruction import reconstruct_absolute
 
 MOCAP = Path(__file__).parents[1] / "tests" / "data" / "mocap" / "cmu_131_01_excerpt.npz"
 SIGMAS_PX = (0.0, 1.0, 2.0, 4.0, 8.0)

@@ -29,15 +29,15 @@ from pathlib import Path
 import cv2
 import httpx
 
-from clients.client import AsyncPosecastClient
-from engines.images import decode_image
-from service.app import warm_up
-from service.engines_factory import build_pose_engines
-from service.messages import FrameMessage
-from service.metrics import ServiceMetrics
-from service.protocol import EndMessage, ErrorMessage
-from service.session import StreamSession
-from service.settings import load_settings
+from posecast.clients.client import AsyncPosecastClient
+from posecast.engines.images import decode_image
+from posecast.service.app import warm_up
+from posecast.service.engines_factory import build_pose_engines
+from posecast.service.messages import FrameMessage
+from posecast.service.metrics import ServiceMetrics
+from posecast.service.protocol import EndMessage, ErrorMessage
+from posecast.service.session import StreamSession
+from posecast.service.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "samples" / "vtest_excerpt.mp4"
@@ -189,7 +189,7 @@ def start_server(model: str, threads: int, max_streams: int) -> tuple[subprocess
         "POSECAST_THREADS": str(threads),
         "POSECAST_MAX_STREAMS": str(max_streams),
     }
-    command = [sys.executable, "-m", "clients.commands.serve", "--port", str(port)]
+    command = [sys.executable, "-m", "posecast.clients.commands.serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--log-level", "warning"], cwd=REPO, env=env, stderr=subprocess.DEVNULL
     )

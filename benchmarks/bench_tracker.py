@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 import motmetrics as mm
 import numpy as np
 
-from engines.frames import FramePoses
-from tracker.config import TrackerConfig
-from tracker.scenes import (
+from posecast.engines.frames import FramePoses
+from posecast.tracker.config import TrackerConfig
+from posecast.tracker.scenes import (
     HIP_JOINTS,
     Scene,
     SceneConfig,
@@ -28,7 +28,7 @@ from tracker.scenes import (
     project_to_image,
     walking_skeleton,
 )
-from tracker.tracker import Tracker
+from posecast.tracker.tracker import Tracker
 
 MATCH_DISTANCE_M = 0.5
 LEVELS = {

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from clients.jsonl import read_frame_messages
-from engines.frames import FramePoses
-from service.messages import poses_from_message
-from tracker.config import TrackerConfig
-from tracker.matching import pose_distance_matrix_m
-from tracker.tracker import Tracker
+from posecast.clients.jsonl import read_frame_messages
+from posecast.engines.frames import FramePoses
+from posecast.service.messages import poses_from_message
+from posecast.tracker.config import TrackerConfig
+from posecast.tracker.matching import pose_distance_matrix_m
+from posecast.tracker.tracker import Tracker
 
 JUMP_BASE_HEIGHTS = 0.3
 """A track's box centre moving more than (0.3 + 0.15 x frames elapsed) box heights between two

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engines.errors import PosecastError
+from posecast.errors import PosecastError
 
 SUBCOMMAND_MODULES = ("pose", "track", "retrack", "run3dpw", "eval3dpw", "serve", "stream")
 """Modules of ``clients.commands``; each registers its subparser and sets ``run``."""
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        importlib.import_module(f"clients.commands.{name}").register(subparsers)
+        importlib.import_module(f"posecast.clients.commands.{name}").register(subparsers)
     return parser
 
 

@@ -31,9 +31,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect as sync_connect
 
-from engines.errors import PosecastError
-from service.messages import FrameMessage
-from service.protocol import (
+from posecast.errors import PosecastError
+from posecast.service.messages import FrameMessage
+from posecast.service.protocol import (
     ConfigMessage,
     EndMessage,
     ErrorMessage,
@@ -42,7 +42,7 @@ from service.protocol import (
     encode_frame,
     image_kind,
 )
-from service.settings import FRAME_HEADER_ALLOWANCE_BYTES
+from posecast.service.settings import FRAME_HEADER_ALLOWANCE_BYTES
 
 STREAM_PATH = "/v1/stream"
 DEFAULT_URL = "http://127.0.0.1:8000"

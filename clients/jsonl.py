@@ -13,8 +13,8 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from engines.errors import InvalidInputError
-from service.messages import FrameMessage
+from posecast.errors import InvalidInputError
+from posecast.service.messages import FrameMessage
 
 
 def read_frame_messages(path: str | Path) -> Iterator[tuple[int, FrameMessage]]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engines.errors import InvalidInputError
-from engines.images import read_image
+from posecast.engines.images import read_image
+from posecast.errors import InvalidInputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engines.assets import DEFAULT_MODEL_DIR
-from engines.estimator import EstimatorConfig, PoseEstimator
-from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
-from engines.geometry.skeletons import SKELETONS
-from engines.runtimes import RuntimeOptions
+from posecast.engines.assets import DEFAULT_MODEL_DIR
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.engines.runtimes import RuntimeOptions
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

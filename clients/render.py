@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from engines.frames import UNTRACKED_ID, FramePoses
-from engines.geometry.skeletons import get_skeleton
+from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from posecast.engines.geometry.skeletons import get_skeleton
 
 UNTRACKED_COLOUR_RGB = (200, 200, 200)
 

@@ -6,7 +6,7 @@ dynamic batcher. Importing this package is cheap: heavy backends are imported on
 
 Usage::
 
-    from engines.estimator import PoseEstimator
+    from posecast.engines.estimator import PoseEstimator
     estimator = PoseEstimator.from_defaults()
     frame_poses = estimator.estimate(image_rgb)
 """

@@ -12,7 +12,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from engines.errors import ModelError
+from posecast.errors import ModelError
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models"
 REBUILD_HINT = "reinstall posecast, or rebuild the models with tools/convert_models.py"

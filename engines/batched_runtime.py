@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engines.batcher import DynamicBatcher
-from engines.runtimes import Runtime
-from engines.runtimes.base import ClosingContext
+from posecast.engines.batcher import DynamicBatcher
+from posecast.engines.runtimes import Runtime
+from posecast.engines.runtimes.base import ClosingContext
 
 BatchItem = Mapping[str, np.ndarray]
 

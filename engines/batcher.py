@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING, Generic, Literal, Protocol, Self, TypeVar
 
 import numpy as np
 
-from engines.errors import DeadlineExceededError, InvalidInputError, ModelError, QueueFullError
+from posecast.errors import DeadlineExceededError, InvalidInputError, ModelError, QueueFullError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from engines.runtimes.base import BatchProfile, Runtime
+    from posecast.engines.runtimes.base import BatchProfile, Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -16,22 +16,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.detector import check_rgb_image
-from engines.geometry.augmentation import (
+from posecast.engines.detector import check_rgb_image
+from posecast.engines.geometry.augmentation import (
     Augmentations,
     augment_rois,
     average_augmentations,
     unflip_joints,
     unflip_scores,
 )
-from engines.geometry.crops import (
+from posecast.engines.geometry.crops import (
     Roi,
     crop_to_image_points,
     roi_from_alignment_points,
     rotations_about_z,
     warp_roi,
 )
-from engines.runtimes import Runtime
+from posecast.engines.runtimes import Runtime
 
 SKELETON = "blazepose_33"
 INPUT_SIZE_PX = 256

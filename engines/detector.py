@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engines.errors import InvalidInputError
-from engines.geometry.boxes import non_max_suppression
-from engines.runtimes import Runtime
+from posecast.engines.geometry.boxes import non_max_suppression
+from posecast.engines.runtimes import Runtime
+from posecast.errors import InvalidInputError
 
 INPUT_SIZE_PX = 416
 STRIDES_PX = (8, 16, 32)

@@ -17,29 +17,29 @@ from typing import Literal
 
 import numpy as np
 
-from engines.assets import DEFAULT_MODEL_DIR, model_path
-from engines.blazepose import (
+from posecast.engines.assets import DEFAULT_MODEL_DIR, model_path
+from posecast.engines.blazepose import (
     NUM_LANDMARKS,
     SKELETON,
     BlazePoseConfig,
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
-from engines.frames import FramePoses
-from engines.geometry.augmentation import make_augmentations
-from engines.geometry.boxes import non_max_suppression
-from engines.geometry.camera import Camera
-from engines.geometry.crops import (
+from posecast.engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
+from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.augmentation import make_augmentations
+from posecast.engines.geometry.boxes import non_max_suppression
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.crops import (
     Roi,
     boxes_covered_by_rois,
     deduplicate_rois,
     roi_from_box,
     roi_world_to_camera,
 )
-from engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
-from engines.pose_alignment import PoseAlignmentDetector
-from engines.runtimes import RuntimeOptions, create_runtime
+from posecast.engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
+from posecast.engines.pose_alignment import PoseAlignmentDetector
+from posecast.engines.runtimes import RuntimeOptions, create_runtime
 
 NATIVE_SKELETON = SKELETON
 DUPLICATE_POSE_IOU = 0.5

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from engines.geometry.skeletons import convert_confidences, convert_joints
+from posecast.engines.geometry.skeletons import convert_confidences, convert_joints
 
 UNTRACKED_ID = -1
 """``track_ids`` value of a person that no track has claimed."""

@@ -44,16 +44,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engines.detector import check_rgb_image
-from engines.errors import InvalidInputError
-from engines.geometry.crops import (
+from posecast.engines.detector import check_rgb_image
+from posecast.engines.geometry.crops import (
     BLAZEPOSE_ROI_SCALE,
     Roi,
     roi_from_alignment_points,
     roi_from_box,
     warp_roi,
 )
-from engines.runtimes import Runtime
+from posecast.engines.runtimes import Runtime
+from posecast.errors import InvalidInputError
 
 INPUT_SIZE_PX = 224
 NUM_ANCHORS = 2254

@@ -22,14 +22,14 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from engines.geometry.camera import Camera
-from service.engines_factory import build_pose_engines
-from service.errors import install_error_handlers
-from service.metrics import BatchObserver, ServiceMetrics
-from service.routers import health, metrics, poses, skeletons, stream
-from service.session import PoseEngines
-from service.settings import ServiceSettings
-from service.state import ServiceState
+from posecast.engines.geometry.camera import Camera
+from posecast.service.engines_factory import build_pose_engines
+from posecast.service.errors import install_error_handlers
+from posecast.service.metrics import BatchObserver, ServiceMetrics
+from posecast.service.routers import health, metrics, poses, skeletons, stream
+from posecast.service.session import PoseEngines
+from posecast.service.settings import ServiceSettings
+from posecast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from service.auth import check_api_key
-from service.metrics import ServiceMetrics
-from service.session import PoseEngines
-from service.settings import ServiceSettings
-from service.state import ServiceState
+from posecast.service.auth import check_api_key
+from posecast.service.metrics import ServiceMetrics
+from posecast.service.session import PoseEngines
+from posecast.service.settings import ServiceSettings
+from posecast.service.state import ServiceState
 
 
 def get_state(connection: HTTPConnection) -> ServiceState:

@@ -8,12 +8,12 @@ lifespan starts (and warms up) and stops them.
 
 from __future__ import annotations
 
-from engines.batcher import BatcherConfig
-from engines.estimator import EstimatorConfig, PoseEstimator
-from engines.runtimes import RuntimeOptions
-from service.metrics import BatchObserver
-from service.session import PoseEngines
-from service.settings import ServiceSettings
+from posecast.engines.batcher import BatcherConfig
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.runtimes import RuntimeOptions
+from posecast.service.metrics import BatchObserver
+from posecast.service.session import PoseEngines
+from posecast.service.settings import ServiceSettings
 
 
 def build_pose_engines(settings: ServiceSettings, observer: BatchObserver) -> PoseEngines:

@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from engines.errors import (
+from posecast.errors import (
     DeadlineExceededError,
     InvalidInputError,
     ModelError,

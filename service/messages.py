@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engines.frames import UNTRACKED_ID, FramePoses
+from posecast.engines.frames import UNTRACKED_ID, FramePoses
 
 TrackState = Literal["tentative", "confirmed", "searching", "terminated"]
 

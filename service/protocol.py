@@ -25,14 +25,14 @@ import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import Camera
-from engines.geometry.skeletons import SKELETONS
-from service.errors import ProtocolError, UnsupportedMediaTypeError
-from service.messages import FrameMessage
-from service.session import StreamConfig
-from tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
-from tracker.references import ReferencePoses
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.errors import InvalidInputError
+from posecast.service.errors import ProtocolError, UnsupportedMediaTypeError
+from posecast.service.messages import FrameMessage
+from posecast.service.session import StreamConfig
+from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
+from posecast.tracker.references import ReferencePoses
 
 FRAME_MAGIC = b"PCF1"
 """First bytes of a binary frame that carries a header."""

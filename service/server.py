@@ -9,8 +9,8 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-from service.settings import ServiceSettings
-from service.state import ServiceState
+from posecast.service.settings import ServiceSettings
+from posecast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 

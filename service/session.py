@@ -13,22 +13,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.batched_runtime import BatchedRuntime
-from engines.batcher import BatcherConfig, BatcherObserver, DynamicBatcher, stacking_run_batch
-from engines.blazepose import BlazePoseLandmarkModel
-from engines.detector import NanoDetPersonDetector
-from engines.errors import InvalidInputError
-from engines.estimator import FrameEstimate, PoseEstimator
-from engines.frames import FramePoses
-from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
-from engines.geometry.crops import Roi
-from engines.geometry.skeletons import get_skeleton
-from engines.pose_alignment import PoseAlignmentDetector
-from engines.runtimes import Runtime, warm_up
-from service.messages import FrameMessage, persons_from_poses
-from tracker.config import TrackerConfig
-from tracker.references import ReferencePoses
-from tracker.tracker import Tracker
+from posecast.engines.batched_runtime import BatchedRuntime
+from posecast.engines.batcher import (
+    BatcherConfig,
+    BatcherObserver,
+    DynamicBatcher,
+    stacking_run_batch,
+)
+from posecast.engines.blazepose import BlazePoseLandmarkModel
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.estimator import FrameEstimate, PoseEstimator
+from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.engines.pose_alignment import PoseAlignmentDetector
+from posecast.engines.runtimes import Runtime, warm_up
+from posecast.errors import InvalidInputError
+from posecast.service.messages import FrameMessage, persons_from_poses
+from posecast.tracker.config import TrackerConfig
+from posecast.tracker.references import ReferencePoses
+from posecast.tracker.tracker import Tracker
 
 
 @dataclass(frozen=True)

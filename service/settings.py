@@ -26,9 +26,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from engines.assets import DEFAULT_MODEL_DIR
-from engines.errors import InvalidInputError
-from engines.geometry.skeletons import SKELETONS
+from posecast.engines.assets import DEFAULT_MODEL_DIR
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.errors import InvalidInputError
 
 FRAME_HEADER_ALLOWANCE_BYTES = 64 * 1024
 """WebSocket messages may exceed ``max_frame_bytes`` by this much (frame header, config)."""

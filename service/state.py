@@ -6,10 +6,10 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-from service.errors import DrainingError, NotReadyError, TooManyStreamsError
-from service.metrics import ServiceMetrics
-from service.session import PoseEngines
-from service.settings import ServiceSettings
+from posecast.service.errors import DrainingError, NotReadyError, TooManyStreamsError
+from posecast.service.metrics import ServiceMetrics
+from posecast.service.session import PoseEngines
+from posecast.service.settings import ServiceSettings
 
 
 class StreamRegistry:

@@ -32,18 +32,18 @@ from fastapi import WebSocket
 from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
-from engines.errors import InvalidInputError, PosecastError
-from engines.images import decode_image
-from service.auth import check_api_key
-from service.errors import (
+from posecast.engines.images import decode_image
+from posecast.errors import InvalidInputError, PosecastError
+from posecast.service.auth import check_api_key
+from posecast.service.errors import (
     PayloadTooLargeError,
     ProtocolError,
     SlowReaderError,
     error_spec,
     public_message,
 )
-from service.metrics import DropReason
-from service.protocol import (
+from posecast.service.metrics import DropReason
+from posecast.service.protocol import (
     ConfigMessage,
     EndMessage,
     ErrorMessage,
@@ -54,8 +54,8 @@ from service.protocol import (
     encode_message,
     parse_control,
 )
-from service.session import PoseEngines, StreamConfig, StreamSession
-from service.state import ServiceState
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession
+from posecast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 

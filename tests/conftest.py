@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engines.assets import model_path
-from engines.blazepose import BlazePoseLandmarkModel
-from engines.detector import NanoDetPersonDetector
-from engines.estimator import EstimatorConfig, PoseEstimator
-from engines.pose_alignment import PoseAlignmentDetector
-from engines.runtimes import Runtime, RuntimeOptions, create_runtime
+from posecast.engines.assets import model_path
+from posecast.engines.blazepose import BlazePoseLandmarkModel
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.pose_alignment import PoseAlignmentDetector
+from posecast.engines.runtimes import Runtime, RuntimeOptions, create_runtime
 
 CPU_OPTIONS = RuntimeOptions(provider="cpu", intra_op_threads=2)
 

@@ -4,8 +4,8 @@ Pure numpy/scipy; no model or web imports.
 
 Usage::
 
-    from tracker.config import TrackerConfig
-    from tracker.tracker import Tracker
+    from posecast.tracker.config import TrackerConfig
+    from posecast.tracker.tracker import Tracker
 
     tracker = Tracker(TrackerConfig(searching_timeout_s=1.5))
     for frame_poses, timestamp_s in frames:  # engines.frames.FramePoses, seconds

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 
 class AssociationMode(Enum):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.frames import FramePoses
-from tracker.references import ReferencePoses
+from posecast.engines.frames import FramePoses
+from posecast.tracker.references import ReferencePoses
 
 SYNTHETIC_SKELETON = "synthetic_17"
 JOINT_NAMES = (

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from engines.errors import InvalidInputError
-from tracker.config import SmoothingConfig
+from posecast.errors import InvalidInputError
+from posecast.tracker.config import SmoothingConfig
 
 
 def _smoothing_factor(elapsed_s: float, cutoff_hz: np.ndarray | float) -> np.ndarray | float:

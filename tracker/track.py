@@ -7,9 +7,9 @@ from enum import Enum
 
 import numpy as np
 
-from engines.errors import PosecastError
-from tracker.motion import MotionState
-from tracker.smoothing import PoseSmoother
+from posecast.errors import PosecastError
+from posecast.tracker.motion import MotionState
+from posecast.tracker.smoothing import PoseSmoother
 
 
 class TrackState(Enum):

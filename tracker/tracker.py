@@ -8,19 +8,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.errors import InvalidInputError
-from engines.frames import UNTRACKED_ID, FramePoses
-from tracker import motion
-from tracker.config import AssociationMode, TrackerConfig
-from tracker.matching import (
+from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from posecast.errors import InvalidInputError
+from posecast.tracker import motion
+from posecast.tracker.config import AssociationMode, TrackerConfig
+from posecast.tracker.matching import (
     linear_assignment,
     normalized_distance_matrix_2d,
     pose_distance_matrix_m,
 )
-from tracker.motion import MotionState
-from tracker.references import ReferencePoses
-from tracker.smoothing import PoseSmoother
-from tracker.track import Observation, Track, TrackState
+from posecast.tracker.motion import MotionState
+from posecast.tracker.references import ReferencePoses
+from posecast.tracker.smoothing import PoseSmoother
+from posecast.tracker.track import Observation, Track, TrackState
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from clients.threedpw.evaluate import EvaluationResult, evaluate_split
-from clients.threedpw.layout import SPLITS
-from clients.threedpw.metrics import PoseMetrics
-from clients.threedpw.tracking import TrackingConfig, TrackingMetrics
+from posecast.clients.threedpw.evaluate import EvaluationResult, evaluate_split
+from posecast.clients.threedpw.layout import SPLITS
+from posecast.clients.threedpw.metrics import PoseMetrics
+from posecast.clients.threedpw.tracking import TrackingConfig, TrackingMetrics
 
 
 def register(subparsers: Any) -> None:

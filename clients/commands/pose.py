@@ -6,9 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from clients.options import add_camera_options, add_model_options, camera_for, estimator_for
-from engines.images import read_image
-from service.messages import single_image_message
+from posecast.clients.options import (
+    add_camera_options,
+    add_model_options,
+    camera_for,
+    estimator_for,
+)
+from posecast.engines.images import read_image
+from posecast.service.messages import single_image_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

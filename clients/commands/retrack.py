@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from clients.jsonl import frame_message_writer, read_frame_messages
-from engines.errors import InvalidInputError
-from service.messages import FrameMessage, persons_from_poses, poses_from_message
-from tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
-from tracker.references import ReferencePoses, read_reference_file
-from tracker.tracker import Tracker
+from posecast.clients.jsonl import frame_message_writer, read_frame_messages
+from posecast.errors import InvalidInputError
+from posecast.service.messages import FrameMessage, persons_from_poses, poses_from_message
+from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
+from posecast.tracker.references import ReferencePoses, read_reference_file
+from posecast.tracker.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -10,19 +10,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clients.jsonl import read_frame_messages
-from clients.options import add_model_options, estimator_for
-from clients.threedpw.layout import Sequence3DPW, list_sequences, load_sequence
-from clients.threedpw.prediction import read_prediction, write_prediction
-from clients.threedpw.run import track_sequence
-from engines.errors import InvalidInputError, PosecastError
-from engines.estimator import PoseEstimator
-from engines.frames import FramePoses
-from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
-from engines.geometry.skeletons import get_skeleton
-from engines.images import read_image
-from service.messages import poses_from_message
-from tracker.config import AssociationMode
+from posecast.clients.jsonl import read_frame_messages
+from posecast.clients.options import add_model_options, estimator_for
+from posecast.clients.threedpw.layout import Sequence3DPW, list_sequences, load_sequence
+from posecast.clients.threedpw.prediction import read_prediction, write_prediction
+from posecast.clients.threedpw.run import track_sequence
+from posecast.engines.estimator import PoseEstimator
+from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.engines.images import read_image
+from posecast.errors import InvalidInputError, PosecastError
+from posecast.service.messages import poses_from_message
+from posecast.tracker.config import AssociationMode
 
 logger = logging.getLogger(__name__)
 

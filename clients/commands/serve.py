@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.app import create_app
-from service.server import PosecastServer, uvicorn_config
-from service.settings import load_settings
+from posecast.service.app import create_app
+from posecast.service.server import PosecastServer, uvicorn_config
+from posecast.service.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from engines.errors import PosecastError
+    from posecast.errors import PosecastError
 
     try:
         return run(args)

@@ -22,13 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from clients.client import AsyncPosecastClient, AsyncStream, StreamClosedError
-from clients.jsonl import FrameMessageWriter, frame_message_writer
-from engines.errors import InvalidInputError
-from engines.geometry.camera import Camera
-from engines.geometry.skeletons import SKELETONS
-from service.messages import FrameMessage
-from service.protocol import EndMessage, ErrorMessage, image_kind
+from posecast.clients.client import AsyncPosecastClient, AsyncStream, StreamClosedError
+from posecast.clients.jsonl import FrameMessageWriter, frame_message_writer
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.errors import InvalidInputError
+from posecast.service.messages import FrameMessage
+from posecast.service.protocol import EndMessage, ErrorMessage, image_kind
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,16 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from clients.jsonl import frame_message_writer
-from clients.media import FrameSource
-from clients.options import add_camera_options, add_model_options, camera_for, estimator_for
-from clients.render import draw_skeletons, plot_trajectories
-from service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
+from posecast.clients.jsonl import frame_message_writer
+from posecast.clients.media import FrameSource
+from posecast.clients.options import (
+    add_camera_options,
+    add_model_options,
+    camera_for,
+    estimator_for,
+)
+from posecast.clients.render import draw_skeletons, plot_trajectories
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -2,9 +2,9 @@
 
 Usage::
 
-    from clients.threedpw.layout import list_sequences, load_sequence
-    from clients.threedpw.prediction import Prediction3DPW, write_prediction
-    from clients.threedpw.evaluate import evaluate_split
+    from posecast.clients.threedpw.layout import list_sequences, load_sequence
+    from posecast.clients.threedpw.prediction import Prediction3DPW, write_prediction
+    from posecast.clients.threedpw.evaluate import evaluate_split
 
     for name in list_sequences(root, "test"):
         sequence = load_sequence(root, "test", name)     # typed ground truth, image paths

@@ -24,16 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from clients.threedpw.layout import Sequence3DPW, list_sequences, load_sequence
-from clients.threedpw.metrics import JointErrors, PoseMetrics, joint_errors, summarize
-from clients.threedpw.prediction import Prediction3DPW, read_prediction
-from clients.threedpw.tracking import (
+from posecast.clients.threedpw.layout import Sequence3DPW, list_sequences, load_sequence
+from posecast.clients.threedpw.metrics import JointErrors, PoseMetrics, joint_errors, summarize
+from posecast.clients.threedpw.prediction import Prediction3DPW, read_prediction
+from posecast.clients.threedpw.tracking import (
     TrackingConfig,
     TrackingMetrics,
     tracking_metrics,
     true_track_ids,
 )
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

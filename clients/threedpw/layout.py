@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 SPLITS = ("train", "validation", "test")
 """The splits of 3DPW, as directory names under ``sequenceFiles``."""

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 SMPL_JOINT_COUNT = 24
 

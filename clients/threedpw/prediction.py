@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from clients.threedpw.layout import SMPL_JOINT_COUNT, Sequence3DPW, load_pickle
-from engines.errors import InvalidInputError
+from posecast.clients.threedpw.layout import SMPL_JOINT_COUNT, Sequence3DPW, load_pickle
+from posecast.errors import InvalidInputError
 
 PICKLE_PROTOCOL = 2
 """Protocol 2 keeps prediction files loadable by the official (Python 2 era) tooling."""

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from clients.threedpw.layout import Sequence3DPW
-from clients.threedpw.prediction import Prediction3DPW
-from engines.frames import FramePoses
-from engines.geometry.skeletons import get_skeleton
-from tracker.config import AssociationMode, TrackerConfig
-from tracker.references import ReferencePoses
-from tracker.tracker import Tracker
+from posecast.clients.threedpw.layout import Sequence3DPW
+from posecast.clients.threedpw.prediction import Prediction3DPW
+from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.tracker.config import AssociationMode, TrackerConfig
+from posecast.tracker.references import ReferencePoses
+from posecast.tracker.tracker import Tracker
 
 OUTPUT_SKELETON = "smpl_24"
 OPENPOSE_18_NAMES = (

@@ -22,13 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from clients.threedpw.layout import (
+from posecast.clients.threedpw.layout import (
     SMPL_JOINT_COUNT,
     image_path,
     sequence_file_path,
     world_to_camera,
 )
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 """Parent of each SMPL joint (-1 for the pelvis); the stick-figure bones."""

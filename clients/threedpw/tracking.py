@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 NO_TRACK = -1
 

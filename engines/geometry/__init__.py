@@ -8,7 +8,7 @@ conventions are in docs/geometry.md.
 
 Usage (BlazePose on one frame)::
 
-    from engines.geometry import camera, crops, reconstruction, skeletons
+    from posecast.engines.geometry import camera, crops, reconstruction, skeletons
 
     cam = camera.Camera.from_fov(width, height)
     roi = crops.roi_from_box(boxes_xyxy)                       # (N,) square ROIs

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.errors import InvalidInputError
-from engines.geometry.crops import Roi, normalize_radians
-from engines.geometry.skeletons import get_skeleton
+from posecast.engines.geometry.crops import Roi, normalize_radians
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.errors import InvalidInputError
 
 _GOLDEN_FRACTION = 0.6180339887498949
 

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 DEFAULT_FOV_DEG = 55.0
 """Field of view assumed when the intrinsics are unknown (MeTRAbs' default)."""

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from engines.errors import InvalidInputError
-from engines.geometry.boxes import non_max_suppression
-from engines.geometry.camera import pixels_to_normalized, validate_intrinsics
+from posecast.engines.geometry.boxes import non_max_suppression
+from posecast.engines.geometry.camera import pixels_to_normalized, validate_intrinsics
+from posecast.errors import InvalidInputError
 
 BLAZEPOSE_ROI_SCALE = 1.25
 """Margin MediaPipe's pose landmark graph applies to its ROIs (RectTransformationCalculator)."""

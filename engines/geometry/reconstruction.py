@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import pixels_to_normalized
+from posecast.engines.geometry.camera import pixels_to_normalized
+from posecast.errors import InvalidInputError
 
 VALID = ""
 BEHIND_CAMERA = "behind_camera"

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 
 def _mirror_name(name: str) -> str:

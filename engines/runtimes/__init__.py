@@ -5,12 +5,12 @@ imported only when the TensorRT backend is asked for.
 
 Usage::
 
-    from engines.runtimes import RuntimeOptions, create_runtime
+    from posecast.engines.runtimes import RuntimeOptions, create_runtime
     with create_runtime(path, RuntimeOptions(provider="cpu", intra_op_threads=2)) as runtime:
         outputs = runtime.infer({"image": batch})
 """
 
-from engines.runtimes.base import (
+from posecast.engines.runtimes.base import (
     BatchProfile,
     Runtime,
     RuntimeOptions,

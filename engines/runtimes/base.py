@@ -11,16 +11,16 @@ from typing import Literal, Protocol, Self
 
 import numpy as np
 
-from engines.errors import InvalidInputError, ModelError
+from posecast.errors import InvalidInputError, ModelError
 
 Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"]
 """``cpu``/``cuda``/``tensorrt-ep`` run through onnxruntime; ``tensorrt`` is native TensorRT."""
 
 BACKENDS: dict[str, str] = {
-    "cpu": "engines.runtimes.onnx:OnnxRuntime",
-    "cuda": "engines.runtimes.onnx:OnnxRuntime",
-    "tensorrt-ep": "engines.runtimes.onnx:OnnxRuntime",
-    "tensorrt": "engines.runtimes.tensorrt:TensorRTRuntime",
+    "cpu": "posecast.engines.runtimes.onnx:OnnxRuntime",
+    "cuda": "posecast.engines.runtimes.onnx:OnnxRuntime",
+    "tensorrt-ep": "posecast.engines.runtimes.onnx:OnnxRuntime",
+    "tensorrt": "posecast.engines.runtimes.tensorrt:TensorRTRuntime",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from engines.runtimes.base import BatchProfile
+from posecast.engines.runtimes.base import BatchProfile
 
 Precision = Literal["fp32", "fp16"]
 

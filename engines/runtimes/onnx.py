@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from engines.errors import ModelError, ProviderUnavailableError
-from engines.runtimes.base import ClosingContext, RuntimeOptions, TensorSpec
+from posecast.engines.runtimes.base import ClosingContext, RuntimeOptions, TensorSpec
+from posecast.errors import ModelError, ProviderUnavailableError
 
 ORT_PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",

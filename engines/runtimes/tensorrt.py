@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from engines.assets import file_sha256
-from engines.errors import ModelError, ProviderUnavailableError
-from engines.runtimes.base import BatchProfile, ClosingContext, RuntimeOptions, TensorSpec
-from engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
+from posecast.engines.assets import file_sha256
+from posecast.engines.runtimes.base import BatchProfile, ClosingContext, RuntimeOptions, TensorSpec
+from posecast.engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
+from posecast.errors import ModelError, ProviderUnavailableError
 
 logger = logging.getLogger(__name__)
 

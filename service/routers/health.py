@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from service.deps import StateDep
+from posecast.service.deps import StateDep
 
 router = APIRouter(prefix="/v2/health", tags=["health"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.deps import AUTH, MetricsDep
+from posecast.service.deps import AUTH, MetricsDep
 
 router = APIRouter(tags=["metrics"], dependencies=[AUTH])
 

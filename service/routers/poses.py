@@ -15,14 +15,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import DEFAULT_FOV_DEG, Camera
-from engines.geometry.skeletons import get_skeleton
-from engines.images import decode_image
-from service.deps import AUTH, EnginesDep, MetricsDep, SettingsDep
-from service.errors import PayloadTooLargeError, UnsupportedMediaTypeError, error_body
-from service.messages import FrameMessage, single_image_message
-from service.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
+from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.engines.images import decode_image
+from posecast.errors import InvalidInputError
+from posecast.service.deps import AUTH, EnginesDep, MetricsDep, SettingsDep
+from posecast.service.errors import PayloadTooLargeError, UnsupportedMediaTypeError, error_body
+from posecast.service.messages import FrameMessage, single_image_message
+from posecast.service.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[AUTH])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from engines.geometry.skeletons import SKELETONS
-from service.deps import AUTH
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.service.deps import AUTH
 
 router = APIRouter(prefix="/v1", tags=["skeletons"], dependencies=[AUTH])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from service.deps import StateDep
-from service.streaming import StreamHandler
+from posecast.service.deps import StateDep
+from posecast.service.streaming import StreamHandler
 
 router = APIRouter(tags=["stream"])
 

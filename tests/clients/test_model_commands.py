@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from clients.cli import main
-from clients.jsonl import read_frame_messages
-from service.messages import FrameMessage
+from posecast.clients.cli import main
+from posecast.clients.jsonl import read_frame_messages
+from posecast.service.messages import FrameMessage
 from testdata import IMAGES_DIR, REPO_DIR, SAMPLE_CLIP
 
 
@@ -89,7 +89,15 @@ def test_track_unreadable_input_exits_2(tmp_path, capsys) -> None:
 def test_interrupted_track_leaves_valid_output(tmp_path) -> None:
     """Ctrl-C (SIGINT) in the middle of a run: exit code 130, every written line is valid."""
     tracks = tmp_path / "tracks.jsonl"
-    command = [sys.executable, "-m", "clients.cli", "track", str(SAMPLE_CLIP), "-o", str(tracks)]
+    command = [
+        sys.executable,
+        "-m",
+        "posecast.clients.cli",
+        "track",
+        str(SAMPLE_CLIP),
+        "-o",
+        str(tracks),
+    ]
     process = subprocess.Popen(
         [*command, "--threads", "2", "--model", "lite"],
         cwd=REPO_DIR,

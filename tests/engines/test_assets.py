@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from engines.assets import DEFAULT_MODEL_DIR, file_sha256, model_path, read_manifest
-from engines.errors import ModelError
+from posecast.engines.assets import DEFAULT_MODEL_DIR, file_sha256, model_path, read_manifest
+from posecast.errors import ModelError
 
 
 @pytest.fixture()

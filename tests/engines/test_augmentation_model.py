@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from testdata import read_rgb
 
 

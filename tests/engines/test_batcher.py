@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engines.batcher import BatcherConfig, DynamicBatcher, RejectReason, stacking_run_batch
-from engines.errors import DeadlineExceededError, InvalidInputError, ModelError, QueueFullError
-from engines.runtimes import Runtime
-from engines.runtimes.base import BatchProfile
+from posecast.engines.batcher import BatcherConfig, DynamicBatcher, RejectReason, stacking_run_batch
+from posecast.engines.runtimes import Runtime
+from posecast.engines.runtimes.base import BatchProfile
+from posecast.errors import DeadlineExceededError, InvalidInputError, ModelError, QueueFullError
 
 
 class RecordingModel:

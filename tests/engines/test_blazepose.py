@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.blazepose import refine_from_heatmap
-from engines.geometry.crops import Roi
+from posecast.engines.blazepose import refine_from_heatmap
+from posecast.engines.geometry.crops import Roi
 from testdata import read_rgb
 
 COLD = -100.0  # sigmoid ~ 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.detector import DetectorConfig
-from engines.errors import InvalidInputError
+from posecast.engines.detector import DetectorConfig
+from posecast.errors import InvalidInputError
 from testdata import read_rgb
 
 
@@ -56,7 +56,7 @@ def test_blank_image_has_no_persons(detector) -> None:
 
 
 def test_higher_threshold_keeps_a_subset(detector_runtime) -> None:
-    from engines.detector import NanoDetPersonDetector
+    from posecast.engines.detector import NanoDetPersonDetector
 
     image = read_rgb("vtest_frame300.jpg")
     (loose,) = NanoDetPersonDetector(detector_runtime, DetectorConfig(0.3)).detect([image])

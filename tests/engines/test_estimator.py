@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.geometry.camera import Camera
-from engines.geometry.crops import Roi
-from engines.geometry.skeletons import get_skeleton
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.skeletons import get_skeleton
 from testdata import read_rgb
 
 

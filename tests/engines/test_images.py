@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.images import decode_image, read_image
+from posecast.engines.images import decode_image, read_image
+from posecast.errors import InvalidInputError
 from testdata import IMAGES_DIR
 
 

@@ -9,12 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.assets import model_path
-from engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel
-from engines.detector import NanoDetPersonDetector
-from engines.errors import InvalidInputError
-from engines.geometry.crops import roi_from_alignment_points, roi_from_box, roi_world_to_camera
-from engines.pose_alignment import (
+from posecast.engines.assets import model_path
+from posecast.engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.geometry.crops import (
+    roi_from_alignment_points,
+    roi_from_box,
+    roi_world_to_camera,
+)
+from posecast.engines.pose_alignment import (
     ANCHOR_CENTERS,
     INPUT_SIZE_PX,
     NUM_ANCHORS,
@@ -24,7 +27,8 @@ from engines.pose_alignment import (
     ssd_anchor_centers,
     weighted_nms,
 )
-from engines.runtimes import Runtime, RuntimeOptions, create_runtime
+from posecast.engines.runtimes import Runtime, RuntimeOptions, create_runtime
+from posecast.errors import InvalidInputError
 
 IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
 FIDELITY_IMAGES = ("messi5.jpg", "basketball1_left.jpg", "basketball2_left.jpg")

@@ -21,16 +21,16 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.estimator import FrameEstimate
-from engines.frames import FramePoses
-from engines.geometry.camera import Camera
-from engines.geometry.crops import Roi
-from engines.geometry.skeletons import get_skeleton
-from service.app import create_app
-from service.metrics import BatchObserver
-from service.server import PosecastServer, uvicorn_config
-from service.session import PoseEngines
-from service.settings import ServiceSettings, load_settings
+from posecast.engines.estimator import FrameEstimate
+from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.service.app import create_app
+from posecast.service.metrics import BatchObserver
+from posecast.service.server import PosecastServer, uvicorn_config
+from posecast.service.session import PoseEngines
+from posecast.service.settings import ServiceSettings, load_settings
 
 NUM_JOINTS = get_skeleton("blazepose_33").num_joints
 FAIL_COLOR = (255, 0, 0)

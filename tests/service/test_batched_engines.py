@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.batched_runtime import BatchedRuntime
-from engines.batcher import BatcherConfig
-from service.session import PoseEngines, StreamConfig, StreamSession
+from posecast.engines.batched_runtime import BatchedRuntime
+from posecast.engines.batcher import BatcherConfig
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession
 from testdata import SAMPLE_CLIP
 
 

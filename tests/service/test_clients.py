@@ -18,18 +18,18 @@ from typing import Any
 import httpx
 import pytest
 
-from clients.client import (
+from posecast.clients.client import (
     AsyncPosecastClient,
     PosecastClient,
     ServerError,
     StreamClosedError,
     stream_url,
 )
-from clients.commands import serve as serve_command
-from clients.commands import stream as stream_command
-from clients.jsonl import read_frame_messages
-from service.messages import FrameMessage
-from service.protocol import EndMessage, ErrorMessage
+from posecast.clients.commands import serve as serve_command
+from posecast.clients.commands import stream as stream_command
+from posecast.clients.jsonl import read_frame_messages
+from posecast.service.messages import FrameMessage
+from posecast.service.protocol import EndMessage, ErrorMessage
 
 RunningServer = Any  # tests/service/conftest.py
 REPO = Path(__file__).parents[2]
@@ -158,7 +158,7 @@ def test_serve_command_drains_on_sigterm(tmp_path: Path, images: SimpleNamespace
     env = {**os.environ, "POSECAST_MAX_STREAMS": "3", "POSECAST_API_KEYS": "sekrit-key-42"}
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "clients.commands.serve", "--port", str(port)),
+            *(sys.executable, "-m", "posecast.clients.commands.serve", "--port", str(port)),
             *("--config", str(config), "--log-level", "warning"),
         ],
         cwd=REPO,

@@ -14,9 +14,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from engines.geometry.skeletons import SKELETONS
-from service.protocol import encode_frame
-from service.settings import load_settings
+from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.service.protocol import encode_frame
+from posecast.service.settings import load_settings
 
 RunningServer = Any  # tests/service/conftest.py
 K = [[500.0, 0.0, 32.0], [0.0, 500.0, 24.0], [0.0, 0.0, 1.0]]

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from service.session import PoseEngines, StreamConfig, StreamSession
+from posecast.service.session import PoseEngines, StreamConfig, StreamSession
 from testdata import SAMPLE_CLIP
 
 

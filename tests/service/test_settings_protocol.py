@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engines.errors import InvalidInputError, ModelError, QueueFullError
-from service.errors import (
+from posecast.errors import InvalidInputError, ModelError, QueueFullError
+from posecast.service.errors import (
     ERROR_SPECS,
     AuthenticationError,
     PayloadTooLargeError,
@@ -15,7 +15,7 @@ from service.errors import (
     UnsupportedMediaTypeError,
     error_spec,
 )
-from service.protocol import (
+from posecast.service.protocol import (
     FRAME_MAGIC,
     ConfigMessage,
     EndMessage,
@@ -26,8 +26,8 @@ from service.protocol import (
     encode_message,
     parse_control,
 )
-from service.settings import load_settings
-from tracker.config import AssociationMode
+from posecast.service.settings import load_settings
+from posecast.tracker.config import AssociationMode
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"rest"
 

@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from clients.client import PosecastClient
-from engines.images import decode_image
-from service.engines_factory import build_pose_engines
-from service.messages import FrameMessage
-from service.metrics import ServiceMetrics
-from service.protocol import ConfigMessage
-from service.session import StreamSession
-from service.settings import load_settings
+from posecast.clients.client import PosecastClient
+from posecast.engines.images import decode_image
+from posecast.service.engines_factory import build_pose_engines
+from posecast.service.messages import FrameMessage
+from posecast.service.metrics import ServiceMetrics
+from posecast.service.protocol import ConfigMessage
+from posecast.service.session import StreamSession
+from posecast.service.settings import load_settings
 
 CLIP = Path(__file__).parents[2] / "samples" / "vtest_excerpt.mp4"
 NUM_FRAMES = 5

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.matching import (
+from posecast.tracker.matching import (
     linear_assignment,
     normalized_distance_matrix_2d,
     pose_distance_matrix_m,

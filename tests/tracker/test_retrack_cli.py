@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-import clients.cli
-from service.messages import FrameMessage, persons_from_poses
-from tracker.scenes import SceneConfig, generate_scene
+import posecast.clients.cli
+from posecast.service.messages import FrameMessage, persons_from_poses
+from posecast.tracker.scenes import SceneConfig, generate_scene
 
 
 @pytest.fixture(autouse=True)
 def _only_retrack(monkeypatch: pytest.MonkeyPatch) -> None:
     # Other subcommands are beside the point (and may be work in progress).
-    monkeypatch.setattr(clients.cli, "SUBCOMMAND_MODULES", ("retrack",))
+    monkeypatch.setattr(posecast.clients.cli, "SUBCOMMAND_MODULES", ("retrack",))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def _read(path: Path) -> list[FrameMessage]:
 def test_retrack_writes_tracked_messages(scene, tmp_path: Path) -> None:
     detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
     _write_detections(scene, detections)
-    assert clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 0
+    assert posecast.clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 0
     messages = _read(tracks)
     assert [m.frame for m in messages] == [f.frame_index for f in scene.frames]
     states = {p.state for m in messages for p in m.persons}
@@ -64,7 +64,7 @@ def test_retrack_with_first_frame_references_uses_their_ids(scene, tmp_path: Pat
     ]
     references.write_text(json.dumps({"frame": 0, "references": entries}) + "\n")
     argv = ["retrack", str(detections), "-o", str(tracks), "--reference", str(references)]
-    assert clients.cli.main(argv) == 0
+    assert posecast.clients.cli.main(argv) == 0
     ids = {p.track_id for m in _read(tracks) for p in m.persons} - {None}
     assert ids and ids <= set(first.ids.tolist())
 
@@ -72,7 +72,7 @@ def test_retrack_with_first_frame_references_uses_their_ids(scene, tmp_path: Pat
 def test_empty_input_gives_empty_output(tmp_path: Path) -> None:
     detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
     detections.write_text("")
-    assert clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 0
+    assert posecast.clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 0
     assert tracks.read_text() == ""
 
 
@@ -83,7 +83,7 @@ def test_malformed_line_exits_2_naming_file_and_line(
     lines = _write_detections(scene, detections)
     lines.insert(3, '{"frame": 3, "timestamp": "soon"}')
     detections.write_text("\n".join(lines) + "\n")
-    assert clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 2
+    assert posecast.clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 2
     error = capsys.readouterr().err
     assert f"{detections}:4:" in error
     assert len(_read(tracks)) == 3  # the lines before it were written, each a valid message
@@ -93,5 +93,5 @@ def test_non_increasing_timestamp_names_the_line(scene, tmp_path: Path, capsys) 
     detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
     lines = _write_detections(scene, detections)
     detections.write_text("\n".join([*lines[:5], lines[2]]) + "\n")
-    assert clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 2
+    assert posecast.clients.cli.main(["retrack", str(detections), "-o", str(tracks)]) == 2
     assert f"{detections}:6: timestamps must increase" in capsys.readouterr().err

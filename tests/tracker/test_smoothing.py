@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from tracker.config import SmoothingConfig
-from tracker.smoothing import OneEuroFilter, PoseSmoother
+from posecast.errors import InvalidInputError
+from posecast.tracker.config import SmoothingConfig
+from posecast.tracker.smoothing import OneEuroFilter, PoseSmoother
 
 RATE_HZ = 30.0
 

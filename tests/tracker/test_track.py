@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tracker.motion import initial_state
-from tracker.track import Observation, Track, TrackState, TrackStateError
+from posecast.tracker.motion import initial_state
+from posecast.tracker.track import Observation, Track, TrackState, TrackStateError
 
 LEGAL = {
     (TrackState.TENTATIVE, "confirm"): TrackState.CONFIRMED,

@@ -5,12 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.frames import UNTRACKED_ID, FramePoses
-from tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
-from tracker.references import ReferencePoses
-from tracker.scenes import SYNTHETIC_SKELETON, walking_skeleton
-from tracker.tracker import Tracker
+from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from posecast.errors import InvalidInputError
+from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
+from posecast.tracker.references import ReferencePoses
+from posecast.tracker.scenes import SYNTHETIC_SKELETON, walking_skeleton
+from posecast.tracker.tracker import Tracker
 
 PERIOD_S = 1 / 30
 NUM_JOINTS = 17

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clients import cli
-from clients.commands import eval3dpw
-from clients.threedpw.layout import load_sequence
-from clients.threedpw.prediction import Prediction3DPW, write_prediction
+from posecast.clients import cli
+from posecast.clients.commands import eval3dpw
+from posecast.clients.threedpw.layout import load_sequence
+from posecast.clients.threedpw.prediction import Prediction3DPW, write_prediction
 
 
 def _run(argv: list[str]) -> int:

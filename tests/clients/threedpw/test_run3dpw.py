@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clients.cli import main
-from clients.threedpw.layout import load_sequence
-from clients.threedpw.prediction import read_prediction
-from clients.threedpw.run import references_from_openpose
-from engines.frames import FramePoses
-from service.messages import FrameMessage, persons_from_poses
+from posecast.clients.cli import main
+from posecast.clients.threedpw.layout import load_sequence
+from posecast.clients.threedpw.prediction import read_prediction
+from posecast.clients.threedpw.run import references_from_openpose
+from posecast.engines.frames import FramePoses
+from posecast.service.messages import FrameMessage, persons_from_poses
 
 NOISE_M = 0.01
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clients.threedpw.evaluate import evaluate_split, evaluated_frames
-from clients.threedpw.layout import load_sequence
-from clients.threedpw.prediction import Prediction3DPW, write_prediction
-from engines.errors import InvalidInputError
+from posecast.clients.threedpw.evaluate import evaluate_split, evaluated_frames
+from posecast.clients.threedpw.layout import load_sequence
+from posecast.clients.threedpw.prediction import Prediction3DPW, write_prediction
+from posecast.errors import InvalidInputError
 
 
 def _write_predictions(root: Path, out: Path, offsets_m: dict[str, float]) -> None:

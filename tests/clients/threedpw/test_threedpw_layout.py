@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from clients.threedpw.layout import (
+from posecast.clients.threedpw.layout import (
     list_sequences,
     load_pickle,
     load_sequence,
     world_to_camera,
 )
-from clients.threedpw.synthetic import make_walking_scene, write_sequence
-from engines.errors import InvalidInputError
+from posecast.clients.threedpw.synthetic import make_walking_scene, write_sequence
+from posecast.errors import InvalidInputError
 
 
 def test_list_sequences_sorted(threedpw_root: Path) -> None:

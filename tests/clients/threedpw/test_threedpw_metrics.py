@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from clients.threedpw.metrics import (
+from posecast.clients.threedpw.metrics import (
     AUC_THRESHOLDS_MM,
     PCK_JOINTS,
     auc,
@@ -15,7 +15,7 @@ from clients.threedpw.metrics import (
     pose_metrics,
     procrustes_align,
 )
-from clients.threedpw.synthetic import make_walking_scene
+from posecast.clients.threedpw.synthetic import make_walking_scene
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clients.threedpw.layout import load_sequence
-from clients.threedpw.prediction import (
+from posecast.clients.threedpw.layout import load_sequence
+from posecast.clients.threedpw.prediction import (
     Prediction3DPW,
     check_prediction,
     read_prediction,
     write_prediction,
 )
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 
 @pytest.fixture

@@ -8,16 +8,16 @@ import motmetrics
 import numpy as np
 import pytest
 
-from clients.threedpw.evaluate import evaluate_sequence, evaluated_frames
-from clients.threedpw.layout import load_sequence
-from clients.threedpw.prediction import Prediction3DPW
-from clients.threedpw.tracking import (
+from posecast.clients.threedpw.evaluate import evaluate_sequence, evaluated_frames
+from posecast.clients.threedpw.layout import load_sequence
+from posecast.clients.threedpw.prediction import Prediction3DPW
+from posecast.clients.threedpw.tracking import (
     TrackingConfig,
     count_id_switches,
     tracking_metrics,
     true_track_ids,
 )
-from engines.errors import InvalidInputError
+from posecast.errors import InvalidInputError
 
 
 @pytest.mark.parametrize(

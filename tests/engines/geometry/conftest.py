@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.geometry.skeletons import BLAZEPOSE_33
+from posecast.engines.geometry.skeletons import BLAZEPOSE_33
 
 MOCAP_PATH = Path(__file__).parents[2] / "data" / "mocap" / "cmu_131_01_excerpt.npz"
 

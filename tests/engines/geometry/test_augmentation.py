@@ -1,16 +1,15 @@
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.geometry.augmentation import (
+from posecast.engines.geometry.augmentation import (
     augment_rois,
     average_augmentations,
     make_augmentations,
     unflip_joints,
     unflip_scores,
 )
-from engines.geometry.camera import intrinsics_from_fov, project_points
-from engines.geometry.crops import (
+from posecast.engines.geometry.camera import intrinsics_from_fov, project_points
+from posecast.engines.geometry.crops import (
     Roi,
     camera_to_perspective_crop,
     crop_to_image_points,
@@ -20,7 +19,8 @@ from engines.geometry.crops import (
     roi_world_to_camera,
     rotations_about_z,
 )
-from engines.geometry.skeletons import get_skeleton
+from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.errors import InvalidInputError
 
 PERMUTATION = get_skeleton("blazepose_33").mirror_permutation
 
@@ -118,7 +118,7 @@ def test_perspective_crop_augmentations_map_back(blazepose_poses: np.ndarray) ->
     # The flipped crop's 2D is the mirror image of the crop camera's projection.
     projected = project_points(in_crop, crops.K_crop)
     flipped = crops.is_flipped
-    from engines.geometry.crops import image_to_perspective_crop_points
+    from posecast.engines.geometry.crops import image_to_perspective_crop_points
 
     via_image = image_to_perspective_crop_points(
         project_points(np.repeat(truth, num_aug, 0), K), crops

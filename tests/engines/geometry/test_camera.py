@@ -4,8 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import (
+from posecast.engines.geometry.camera import (
     Camera,
     camera_to_world,
     intrinsics_from_fov,
@@ -14,6 +13,7 @@ from engines.geometry.camera import (
     validate_intrinsics,
     world_to_camera,
 )
+from posecast.errors import InvalidInputError
 
 K_GOOD = [[1000.0, 0.0, 640.0], [0.0, 1000.0, 360.0], [0.0, 0.0, 1.0]]
 

@@ -4,9 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import intrinsics_from_fov, project_points
-from engines.geometry.crops import (
+from posecast.engines.geometry.camera import intrinsics_from_fov, project_points
+from posecast.engines.geometry.crops import (
     Roi,
     camera_to_perspective_crop,
     crop_to_image_points,
@@ -25,6 +24,7 @@ from engines.geometry.crops import (
     warp_perspective_crops,
     warp_roi,
 )
+from posecast.errors import InvalidInputError
 
 K = intrinsics_from_fov(1280, 720)
 
@@ -117,7 +117,7 @@ def test_roi_matrix_matches_mediapipe_image_to_tensor() -> None:
     theirs = theirs / theirs[:, 2:3, 2:3]
     # Map a grid of image points with both: float32 corners limit agreement to ~1e-3 px.
     points = np.random.default_rng(2).uniform(0, 600, (16, 30, 2))
-    from engines.geometry.crops import apply_homographies
+    from posecast.engines.geometry.crops import apply_homographies
 
     np.testing.assert_allclose(
         apply_homographies(points, ours), apply_homographies(points, theirs), atol=5e-3

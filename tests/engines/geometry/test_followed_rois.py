@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.geometry.crops import Roi, boxes_covered_by_rois, deduplicate_rois
+from posecast.engines.geometry.crops import Roi, boxes_covered_by_rois, deduplicate_rois
 
 
 def _rois(centers, sides) -> Roi:

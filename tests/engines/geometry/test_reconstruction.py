@@ -4,9 +4,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.geometry.camera import intrinsics_from_fov, project_points
-from engines.geometry.reconstruction import (
+from posecast.engines.geometry.camera import intrinsics_from_fov, project_points
+from posecast.engines.geometry.reconstruction import (
     BEHIND_CAMERA,
     ILL_CONDITIONED,
     NON_FINITE,
@@ -15,6 +14,7 @@ from engines.geometry.reconstruction import (
     field_of_view_weights,
     reconstruct_absolute,
 )
+from posecast.errors import InvalidInputError
 
 RotationSampler = Callable[[np.random.Generator, int], np.ndarray]
 

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from engines.errors import InvalidInputError
-from engines.geometry.skeletons import (
+from posecast.engines.geometry.skeletons import (
     CONVERSIONS,
     SKELETONS,
     conversion_matrix,
@@ -11,6 +10,7 @@ from engines.geometry.skeletons import (
     get_skeleton,
     mirror_joints,
 )
+from posecast.errors import InvalidInputError
 
 CONVERSION_KEYS = sorted(CONVERSIONS)
 

@@ -6,9 +6,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from engines.assets import model_path
-from engines.errors import InvalidInputError, ModelError, ProviderUnavailableError
-from engines.runtimes import RuntimeOptions, create_runtime, warm_up
+from posecast.engines.assets import model_path
+from posecast.engines.runtimes import RuntimeOptions, create_runtime, warm_up
+from posecast.errors import InvalidInputError, ModelError, ProviderUnavailableError
 
 
 @pytest.fixture(scope="module")

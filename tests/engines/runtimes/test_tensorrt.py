@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.assets import model_path
-from engines.errors import InvalidInputError, ProviderUnavailableError
-from engines.runtimes import BatchProfile, RuntimeOptions, TensorSpec, create_runtime
-from engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
-from engines.runtimes.onnx import tensorrt_ep_options
+from posecast.engines.assets import model_path
+from posecast.engines.runtimes import BatchProfile, RuntimeOptions, TensorSpec, create_runtime
+from posecast.engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
+from posecast.engines.runtimes.onnx import tensorrt_ep_options
+from posecast.errors import InvalidInputError, ProviderUnavailableError
 
 
 def _has_cuda_tensorrt() -> bool:
