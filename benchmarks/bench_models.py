@@ -19,7 +19,7 @@ from posecast.clients.media import read_frames
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import BlazePoseLandmarkModel
 from posecast.engines.detector import NanoDetPersonDetector
-from posecast.engines.geometry.crops import roi_from_box
+from posecast.engines.geometry.rois import roi_from_box
 from posecast.engines.runtimes import RuntimeOptions, create_runtime, warm_up
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"

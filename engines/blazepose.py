@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posecast.engines.detector import check_rgb_image
 from posecast.engines.geometry.augmentation import (
     Augmentations,
     augment_rois,
@@ -24,13 +23,10 @@ from posecast.engines.geometry.augmentation import (
     unflip_joints,
     unflip_scores,
 )
-from posecast.engines.geometry.crops import (
-    Roi,
-    crop_to_image_points,
-    roi_from_alignment_points,
-    rotations_about_z,
-    warp_roi,
-)
+from posecast.engines.geometry.rois import Roi, roi_from_alignment_points
+from posecast.engines.geometry.rotations import rotations_about_z
+from posecast.engines.geometry.warps import crop_to_image_points, warp_roi
+from posecast.engines.images import check_rgb_image
 from posecast.engines.runtimes import Runtime
 
 SKELETON = "blazepose_33"
@@ -81,7 +77,7 @@ class BlazePoses:
         landmarks_crop_px: (N, 39, 3) raw model landmarks in crop pixels (after heatmap
             refinement of x, y), auxiliary landmarks included.
         world_landmarks_crop_m: (N, 33, 3) metric landmarks, hip-centred, in the crop's axes
-            (orient them with ``engines.geometry.crops.roi_world_to_camera``).
+            (orient them with ``engines.geometry.rois.roi_world_to_camera``).
         visibility: (N, 33) probability that a landmark is visible (not occluded).
         presence: (N, 33) probability that a landmark is inside the image.
         pose_presence: (N,) probability that the ROI holds a person.

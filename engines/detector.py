@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from posecast.engines.geometry.boxes import non_max_suppression
+from posecast.engines.images import check_rgb_image
 from posecast.engines.runtimes import Runtime
-from posecast.errors import InvalidInputError
 
 INPUT_SIZE_PX = 416
 STRIDES_PX = (8, 16, 32)
@@ -61,14 +61,6 @@ class PersonBoxes:
 
     def __len__(self) -> int:
         return len(self.scores)
-
-
-def check_rgb_image(image: np.ndarray) -> None:
-    """Raise InvalidInputError unless ``image`` is a non-empty (H, W, 3) uint8 array."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InvalidInputError(f"expected a uint8 RGB image, got {getattr(image, 'dtype', image)}")
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise InvalidInputError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

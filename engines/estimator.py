@@ -25,19 +25,20 @@ from posecast.engines.blazepose import (
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from posecast.engines.detector import DetectorConfig, NanoDetPersonDetector, check_rgb_image
+from posecast.engines.detector import DetectorConfig, NanoDetPersonDetector
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.augmentation import make_augmentations
 from posecast.engines.geometry.boxes import non_max_suppression
 from posecast.engines.geometry.camera import Camera
-from posecast.engines.geometry.crops import (
+from posecast.engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
+from posecast.engines.geometry.rois import (
     Roi,
     boxes_covered_by_rois,
     deduplicate_rois,
     roi_from_box,
     roi_world_to_camera,
 )
-from posecast.engines.geometry.reconstruction import ReconstructionConfig, reconstruct_absolute
+from posecast.engines.images import check_rgb_image
 from posecast.engines.pose_alignment import PoseAlignmentDetector
 from posecast.engines.runtimes import RuntimeOptions, create_runtime
 

@@ -1,4 +1,5 @@
-"""Decoding images from files and bytes into RGB arrays, with clear errors for bad input."""
+"""RGB images: decoding them from files and bytes, and checking the arrays every model
+wrapper takes, with clear errors for bad input."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ import numpy as np
 from posecast.errors import InvalidInputError
 
 DEFAULT_MAX_PIXELS = 8192 * 8192
+
+
+def check_rgb_image(image: np.ndarray) -> None:
+    """Raise InvalidInputError unless ``image`` is a non-empty (H, W, 3) uint8 array."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InvalidInputError(f"expected a uint8 RGB image, got {getattr(image, 'dtype', image)}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise InvalidInputError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

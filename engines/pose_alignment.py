@@ -44,14 +44,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from posecast.engines.detector import check_rgb_image
-from posecast.engines.geometry.crops import (
+from posecast.engines.geometry.boxes import box_iou
+from posecast.engines.geometry.rois import (
     BLAZEPOSE_ROI_SCALE,
     Roi,
     roi_from_alignment_points,
     roi_from_box,
-    warp_roi,
 )
+from posecast.engines.geometry.warps import warp_roi
+from posecast.engines.images import check_rgb_image
 from posecast.engines.runtimes import Runtime
 from posecast.errors import InvalidInputError
 
@@ -191,18 +192,6 @@ class PoseAlignment:
         return float(2.0 * np.linalg.norm(self.points_px[1] - self.points_px[0]))
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (4,) xyxy box with (M, 4) boxes; 0 where they do not intersect."""
-    inter_wh = np.clip(
-        np.minimum(box[2:], boxes[:, 2:]) - np.maximum(box[:2], boxes[:, :2]), 0.0, None
-    )
-    inter = inter_wh[:, 0] * inter_wh[:, 1]
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def weighted_nms(
     boxes_xyxy: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -221,7 +210,7 @@ def weighted_nms(
     merged = []
     while len(remaining):
         best = remaining[0]
-        in_cluster = _iou(boxes_xyxy[best], boxes_xyxy[remaining]) > iou_threshold
+        in_cluster = box_iou(boxes_xyxy[best][None], boxes_xyxy[remaining])[0] > iou_threshold
         members = remaining[in_cluster]
         weights = scores[members]
         total = weights.sum()

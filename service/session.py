@@ -25,7 +25,7 @@ from posecast.engines.detector import NanoDetPersonDetector
 from posecast.engines.estimator import FrameEstimate, PoseEstimator
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
-from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.rois import Roi
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.pose_alignment import PoseAlignmentDetector
 from posecast.engines.runtimes import Runtime, warm_up

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posecast.engines.blazepose import refine_from_heatmap
-from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.rois import Roi
 from testdata import read_rgb
 
 COLD = -100.0  # sigmoid ~ 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posecast.engines.geometry.camera import Camera
-from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.rois import Roi
 from posecast.engines.geometry.skeletons import get_skeleton
 from testdata import read_rgb
 

@@ -12,7 +12,7 @@ import pytest
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel
 from posecast.engines.detector import NanoDetPersonDetector
-from posecast.engines.geometry.crops import (
+from posecast.engines.geometry.rois import (
     roi_from_alignment_points,
     roi_from_box,
     roi_world_to_camera,

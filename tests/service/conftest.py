@@ -24,7 +24,7 @@ import pytest
 from posecast.engines.estimator import FrameEstimate
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import Camera
-from posecast.engines.geometry.crops import Roi
+from posecast.engines.geometry.rois import Roi
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.service.app import create_app
 from posecast.service.metrics import BatchObserver

@@ -9,17 +9,16 @@ from posecast.engines.geometry.augmentation import (
     unflip_scores,
 )
 from posecast.engines.geometry.camera import intrinsics_from_fov, project_points
-from posecast.engines.geometry.crops import (
-    Roi,
+from posecast.engines.geometry.perspective_crops import (
     camera_to_perspective_crop,
-    crop_to_image_points,
-    image_to_crop_points,
+    image_to_perspective_crop_points,
     perspective_crop_to_camera,
     perspective_crops,
-    roi_world_to_camera,
-    rotations_about_z,
 )
+from posecast.engines.geometry.rois import Roi, roi_world_to_camera
+from posecast.engines.geometry.rotations import rotations_about_z
 from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.engines.geometry.warps import crop_to_image_points, image_to_crop_points
 from posecast.errors import InvalidInputError
 
 PERMUTATION = get_skeleton("blazepose_33").mirror_permutation
@@ -118,8 +117,6 @@ def test_perspective_crop_augmentations_map_back(blazepose_poses: np.ndarray) ->
     # The flipped crop's 2D is the mirror image of the crop camera's projection.
     projected = project_points(in_crop, crops.K_crop)
     flipped = crops.is_flipped
-    from posecast.engines.geometry.crops import image_to_perspective_crop_points
-
     via_image = image_to_perspective_crop_points(
         project_points(np.repeat(truth, num_aug, 0), K), crops
     )
