@@ -1,9 +1,9 @@
 """Real models with and without dynamic batching, for 1, 4 and 8 concurrent streams.
 
-Each stream tracks its own stretch of the pedestrian clip through a ``StreamSession``; the
-streams share one ``PoseEngines``, either calling the models directly from each stream's
-worker thread or through one dynamic batcher per model. Crops/s counts the landmark-model
-items actually run. All rows come from one run.
+Each stream tracks its own stretch of the pedestrian clip through a ``StreamPipeline`` on its
+own worker thread (as in the service); the streams share one estimator, either calling the
+models directly or through one dynamic batcher per model (``PoseEngines``). Crops/s counts
+the landmark-model items actually run. All rows come from one run.
 
     python benchmarks/bench_batching_real.py [--frames N] [--threads T]
 """
@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from clip import read_frames
 
-from posecast.clients.media import read_frames
 from posecast.engines.batcher import BatcherConfig
 from posecast.engines.estimator import PoseEstimator
 from posecast.engines.runtimes import Runtime, RuntimeOptions, warm_up
-from posecast.service.session import PoseEngines, StreamConfig, StreamSession
+from posecast.pipeline.stream import FrameEstimator, StreamPipeline
+from posecast.service.engines import PoseEngines
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 
@@ -43,24 +44,37 @@ class CountingRuntime:
         self.runtime.close()
 
 
+def one_stream(estimator: FrameEstimator, frames: list[np.ndarray]) -> list[float]:
+    """Latency of every frame of one stream."""
+    pipeline, latencies = StreamPipeline(estimator), []
+    for index, frame in enumerate(frames):
+        start = time.perf_counter()
+        pipeline.process(frame, index / 10)
+        latencies.append(time.perf_counter() - start)
+    return latencies
+
+
 async def run_streams(
-    engines: PoseEngines, streams: list[list[np.ndarray]], counter: CountingRuntime
+    estimator: PoseEstimator,
+    batching: BatcherConfig | None,
+    streams: list[list[np.ndarray]],
+    counter: CountingRuntime,
 ) -> tuple[list[float], float, int]:
     """Frame latencies, elapsed seconds and crops run, after warming up (not timed)."""
-
-    async def one(frames: list[np.ndarray]) -> list[float]:
-        session, latencies = StreamSession(engines, StreamConfig()), []
-        for index, frame in enumerate(frames):
-            start = time.perf_counter()
-            await session.process(frame, index / 10)
-            latencies.append(time.perf_counter() - start)
-        return latencies
-
-    async with engines:
+    engines = PoseEngines(estimator, batching) if batching is not None else None
+    if engines is not None:
+        await engines.start()
+    shared = estimator if engines is None else engines.estimator
+    try:
         counter.items = 0
         start = time.perf_counter()
-        per_stream = await asyncio.gather(*(one(frames) for frames in streams))
+        per_stream = await asyncio.gather(
+            *(asyncio.to_thread(one_stream, shared, frames) for frames in streams)
+        )
         elapsed_s = time.perf_counter() - start
+    finally:
+        if engines is not None:
+            await engines.stop()
     return [latency for latencies in per_stream for latency in latencies], elapsed_s, counter.items
 
 
@@ -93,8 +107,8 @@ def main() -> None:
         streams = [clip[offset : offset + args.frames] for offset in offsets]
         direct_rate = None
         for label, config in (("direct", None), ("dynamic", batching)):
-            engines = PoseEngines(estimator, config)
-            latencies, elapsed, crops = asyncio.run(run_streams(engines, streams, counter))
+            run = run_streams(estimator, config, streams, counter)
+            latencies, elapsed, crops = asyncio.run(run)
             crops_per_s = crops / elapsed
             direct_rate = direct_rate or crops_per_s
             p50 = statistics.median(latencies) * 1e3

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from clip import read_frames
 
-from posecast.clients.media import read_frames
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import Camera
 from posecast.engines.runtimes import RuntimeOptions

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from clip import read_frames
 
-from posecast.clients.media import read_frames
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import BlazePoseLandmarkModel
 from posecast.engines.detector import NanoDetPersonDetector

@@ -12,28 +12,27 @@ persons). One run, so the rows compare.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from clip import read_frames
 
-from posecast.clients.media import read_frames
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.runtimes import RuntimeOptions, warm_up
-from posecast.service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
+from posecast.pipeline.stream import StreamConfig, StreamPipeline, TrackedFrame
 
 CLIP = Path(__file__).parent.parent / "samples" / "vtest_excerpt.mp4"
 NATIVE_FPS = 10.0
 
 
-async def run_stream(engines: PoseEngines, frames: list[np.ndarray], detect_every: int):
-    session = StreamSession(engines, StreamConfig(detect_every=detect_every))
+def run_stream(estimator: PoseEstimator, frames: list[np.ndarray], detect_every: int):
+    pipeline = StreamPipeline(estimator, StreamConfig(detect_every=detect_every))
     results: list[TrackedFrame] = []
     start = time.perf_counter()
     for index, frame in enumerate(frames):
-        results.append(await session.process(frame, index / NATIVE_FPS))
+        results.append(pipeline.process(frame, index / NATIVE_FPS))
     return results, time.perf_counter() - start
 
 
@@ -84,10 +83,9 @@ def main() -> None:
         estimator = PoseEstimator.from_config(EstimatorConfig(pose_model=model), options)
         warm_up(estimator.detector.runtime, [1])
         warm_up(estimator.pose_model.runtime, range(1, 9))
-        engines = PoseEngines(estimator)
         reference: list[TrackedFrame] = []
         for detect_every in (1, 3):
-            results, elapsed_s = asyncio.run(run_stream(engines, frames, detect_every))
+            results, elapsed_s = run_stream(estimator, frames, detect_every)
             stage_ms: dict[str, float] = defaultdict(float)
             for result in results:
                 for stage, ms in result.timing_ms.items():

@@ -6,7 +6,7 @@ its native 10 fps for at most ``--duration`` seconds, then asks the server to fi
 frames/s answered (all streams), p50/p99 end-to-end latency (send to message received),
 drop rate (frames the server dropped to stay real-time), errors, server RSS before and after.
 A last row streams as fast as the server takes them (2 frames in flight, no drops). The
-in-process row drives one ``StreamSession`` directly on the same frames with the same models;
+in-process row drives one ``StreamPipeline`` directly on the same frames with the same models;
 "vs in-process" is frames/s over its frames/s.
 
     python benchmarks/bench_service.py                       # N = 1, 2, 4; 20 s each
@@ -31,13 +31,11 @@ import httpx
 
 from posecast.clients.client import AsyncPosecastClient
 from posecast.engines.images import decode_image
-from posecast.service.app import warm_up
+from posecast.pipeline.stream import StreamPipeline
 from posecast.service.engines_factory import build_pose_engines
-from posecast.service.messages import FrameMessage
 from posecast.service.metrics import ServiceMetrics
-from posecast.service.protocol import EndMessage, ErrorMessage
-from posecast.service.session import StreamSession
 from posecast.service.settings import load_settings
+from posecast.wire.messages import EndMessage, ErrorMessage, FrameMessage
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "samples" / "vtest_excerpt.mp4"
@@ -81,19 +79,23 @@ def clip_jpegs() -> list[bytes]:
 
 
 def in_process(settings: object, jpegs: list[bytes], duration_s: float) -> RunResult:
-    """One StreamSession as fast as it goes (decode included, as in the service)."""
+    """One StreamPipeline as fast as it goes (decode included, as in the service), on the
+    service's engines (batchers started and warmed up, as the server's lifespan does)."""
 
     async def run() -> RunResult:
         engines = build_pose_engines(settings, ServiceMetrics())  # type: ignore[arg-type]
-        session = StreamSession(engines)
-        result = RunResult("in-process (1 session, as fast as possible)", 1)
-        await warm_up(engines)  # as the server's lifespan does
+        async with engines:
+            pipeline = StreamPipeline(engines.estimator)
+            return await asyncio.to_thread(track, pipeline)
+
+    def track(pipeline: StreamPipeline) -> RunResult:
+        result = RunResult("in-process (1 pipeline, as fast as possible)", 1)
         start = time.perf_counter()
         for i, data in enumerate(jpegs):
             if time.perf_counter() - start > duration_s:
                 break
             sent_s = time.perf_counter()
-            await session.process(decode_image(data), i / CLIP_FPS)
+            pipeline.process(decode_image(data), i / CLIP_FPS)
             result.latencies_s.append(time.perf_counter() - sent_s)
             result.sent += 1
             result.answered += 1

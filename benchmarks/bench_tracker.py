@@ -12,15 +12,21 @@ the baseline's are all its matched detections.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import motmetrics as mm
 import numpy as np
 
 from posecast.engines.frames import FramePoses
 from posecast.tracker.config import TrackerConfig
-from posecast.tracker.scenes import (
+from posecast.tracker.tracker import Tracker
+
+# The synthetic scenes are test data (tests/synthetic), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic.scenes import (
     HIP_JOINTS,
     Scene,
     SceneConfig,
@@ -28,7 +34,6 @@ from posecast.tracker.scenes import (
     project_to_image,
     walking_skeleton,
 )
-from posecast.tracker.tracker import Tracker
 
 MATCH_DISTANCE_M = 0.5
 LEVELS = {

@@ -27,7 +27,7 @@ import numpy as np
 
 from posecast.clients.jsonl import read_frame_messages
 from posecast.engines.frames import FramePoses
-from posecast.service.messages import poses_from_message
+from posecast.pipeline.wire import poses_from_message
 from posecast.tracker.config import TrackerConfig
 from posecast.tracker.matching import pose_distance_matrix_m
 from posecast.tracker.tracker import Tracker

@@ -14,7 +14,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from posecast.errors import InvalidInputError
-from posecast.service.messages import FrameMessage
+from posecast.wire.messages import FrameMessage
 
 
 def read_frame_messages(path: str | Path) -> Iterator[tuple[int, FrameMessage]]:

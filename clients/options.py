@@ -1,24 +1,30 @@
-"""Command-line options shared by the subcommands that run models, and what they build."""
+"""Command-line options shared by the subcommands, and what they build.
+
+Tracker options are generated from the ``posecast.settings.setting`` declarations of
+``TrackerConfig`` and ``SmoothingConfig`` (the same ones the wire schema uses), so every
+threshold has one name, one default, one help text and one range everywhere.
+"""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import MISSING
 from pathlib import Path
+from typing import Any
 
 from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.engines.runtimes import RuntimeOptions
+from posecast.settings import bounded_fields
+from posecast.tracker.config import SmoothingConfig, TrackerConfig
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("models")
     group.add_argument(
         "--model", choices=("lite", "full", "heavy"), default="full", help="BlazePose variant"
-    )
-    group.add_argument(
-        "--skeleton", choices=sorted(SKELETONS), default="blazepose_33", help="output joint set"
     )
     group.add_argument(
         "--provider",
@@ -41,6 +47,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="test-time augmentation: N rotated/scaled/flipped crops per person (1: off)",
+    )
+
+
+def add_skeleton_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skeleton", choices=sorted(SKELETONS), default="blazepose_33", help="output joint set"
     )
 
 
@@ -75,3 +87,50 @@ def camera_for(args: argparse.Namespace, width: int, height: int) -> Camera:
     if args.intrinsics is not None:
         return Camera.from_json(args.intrinsics)
     return Camera.from_fov(width, height, args.fov)
+
+
+def _add_settings(
+    group: argparse._ArgumentGroup, config_type: type, prefix: str, option_prefix: str = ""
+) -> None:
+    """One option per setting; a setting named ``is_enabled`` becomes ``--GROUP/--no-GROUP``."""
+    for spec in bounded_fields(config_type):
+        default = spec.default if spec.default is not MISSING else None
+        dest = prefix + spec.name
+        name = "--" + option_prefix + spec.name.replace("_", "-")
+        if spec.name == "is_enabled":
+            name = "--" + option_prefix.rstrip("-")
+        if isinstance(default, bool):
+            help_text = f"{spec.metadata['help']} (default {default})"
+            action = argparse.BooleanOptionalAction
+            group.add_argument(name, dest=dest, action=action, default=None, help=help_text)
+            continue
+        bounds = spec.metadata["bounds"].describe()
+        help_text = f"{spec.metadata['help']} (default {default}; {bounds})"
+        metavar = "N" if isinstance(default, int) else "X"
+        group.add_argument(
+            name, dest=dest, type=type(default), default=None, metavar=metavar, help=help_text
+        )
+
+
+def add_tracker_options(parser: argparse.ArgumentParser) -> None:
+    """Every tracker and smoothing threshold as an option (absent: the default)."""
+    _add_settings(parser.add_argument_group("tracker"), TrackerConfig, "tracker_")
+    smoothing = parser.add_argument_group("smoothing")
+    _add_settings(smoothing, SmoothingConfig, "smoothing_", "smoothing-")
+
+
+def tracker_config(args: argparse.Namespace, **overrides: Any) -> TrackerConfig:
+    """The tracker settings the tracker options (``add_tracker_options``) ask for.
+
+    Raises:
+        InvalidInputError: a value out of its range, or inconsistent values.
+    """
+
+    def given(config_type: type, prefix: str) -> dict[str, Any]:
+        values = {
+            spec.name: getattr(args, prefix + spec.name) for spec in bounded_fields(config_type)
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    smoothing = SmoothingConfig(**given(SmoothingConfig, "smoothing_"))
+    return TrackerConfig(**given(TrackerConfig, "tracker_"), smoothing=smoothing, **overrides)

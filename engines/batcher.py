@@ -50,7 +50,7 @@ from posecast.errors import DeadlineExceededError, InvalidInputError, ModelError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from posecast.engines.runtimes.base import BatchProfile, Runtime
+    from posecast.engines.runtimes.base import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -127,20 +127,6 @@ class BatcherConfig:
             object.__setattr__(self, "allowed_batch_sizes", sizes)  # normalised: ascending
         if not 1 <= self.num_workers <= 8:
             raise InvalidInputError(f"num_workers must be in [1, 8], got {self.num_workers}")
-
-    @classmethod
-    def for_profile(cls, profile: BatchProfile, **overrides: float | int | None) -> BatcherConfig:
-        """A config whose batches fit an engine's batch profile: batches up to
-        ``profile.max_batch``, padded up to ``profile.min_batch`` when that is above 1."""
-        allowed = None
-        if profile.min_batch > 1:
-            allowed = tuple(range(profile.min_batch, profile.max_batch + 1))
-        values: dict[str, object] = {
-            "max_batch_size": profile.max_batch,
-            "allowed_batch_sizes": allowed,
-        }
-        values.update(overrides)
-        return cls(**values)
 
     @property
     def max_run_size(self) -> int:
@@ -307,10 +293,6 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
         self._stopped = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def is_running(self) -> bool:
-        return self._state is _BatcherState.RUNNING
 
     @property
     def queue_size(self) -> int:

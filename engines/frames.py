@@ -10,6 +10,7 @@ from posecast.engines.geometry.skeletons import convert_confidences, convert_joi
 
 UNTRACKED_ID = -1
 """``track_ids`` value of a person that no track has claimed."""
+_OPTIONAL_JOINTS = ("joints_cam_raw_m", "joints_world_m")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class FramePoses:
         track_states: (N,) track state name per person, ``""`` where untracked.
         joints_cam_raw_m: (N, J, 3) unsmoothed joints when a tracker smoothed
             ``joints_cam_m``, else None.
+        joints_world_m: (N, J, 3) joints in metres in the world frame, when the camera's
+            place in the world is known, else None.
     """
 
     skeleton: str
@@ -38,6 +41,7 @@ class FramePoses:
     track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
     track_states: np.ndarray = field(default=None)  # type: ignore[assignment]
     joints_cam_raw_m: np.ndarray | None = None
+    joints_world_m: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -55,8 +59,9 @@ class FramePoses:
             "track_ids": (n,),
             "track_states": (n,),
         }
-        if self.joints_cam_raw_m is not None:
-            expected["joints_cam_raw_m"] = (n, num_joints, 3)
+        for name in _OPTIONAL_JOINTS:
+            if getattr(self, name) is not None:
+                expected[name] = (n, num_joints, 3)
         for name, shape in expected.items():
             actual = getattr(self, name).shape
             if actual != shape:
@@ -85,7 +90,10 @@ class FramePoses:
         """Select persons; an int keeps the person axis (result has one person)."""
         if isinstance(index, int | np.integer):
             index = [int(index)]
-        raw = None if self.joints_cam_raw_m is None else self.joints_cam_raw_m[index]
+        optional = {
+            name: None if getattr(self, name) is None else getattr(self, name)[index]
+            for name in _OPTIONAL_JOINTS
+        }
         return replace(
             self,
             boxes_xyxy=self.boxes_xyxy[index],
@@ -95,7 +103,7 @@ class FramePoses:
             joint_scores=self.joint_scores[index],
             track_ids=self.track_ids[index],
             track_states=self.track_states[index],
-            joints_cam_raw_m=raw,
+            **optional,
         )
 
     def to_skeleton(self, skeleton: str) -> FramePoses:
@@ -106,7 +114,10 @@ class FramePoses:
         def joints(values: np.ndarray) -> np.ndarray:
             return convert_joints(values, self.skeleton, skeleton).astype(np.float32)
 
-        raw = self.joints_cam_raw_m
+        optional = {
+            name: None if getattr(self, name) is None else joints(getattr(self, name))
+            for name in _OPTIONAL_JOINTS
+        }
         return replace(
             self,
             skeleton=skeleton,
@@ -115,7 +126,7 @@ class FramePoses:
             joint_scores=convert_confidences(self.joint_scores, self.skeleton, skeleton).astype(
                 np.float32
             ),
-            joints_cam_raw_m=None if raw is None else joints(raw),
+            **optional,
         )
 
     @classmethod
@@ -126,7 +137,6 @@ class FramePoses:
         skeletons = {frame.skeleton for frame in frames}
         if len(skeletons) != 1:
             raise ValueError(f"cannot concatenate different skeletons: {sorted(skeletons)}")
-        has_raw = all(frame.joints_cam_raw_m is not None for frame in frames)
 
         def cat(name: str) -> np.ndarray:
             return np.concatenate([getattr(frame, name) for frame in frames])
@@ -140,5 +150,8 @@ class FramePoses:
             joint_scores=cat("joint_scores"),
             track_ids=cat("track_ids"),
             track_states=cat("track_states"),
-            joints_cam_raw_m=cat("joints_cam_raw_m") if has_raw else None,
+            **{
+                name: cat(name) if all(getattr(f, name) is not None for f in frames) else None
+                for name in _OPTIONAL_JOINTS
+            },
         )

@@ -1,7 +1,8 @@
 """The FastAPI app factory: ``create_app(settings) -> FastAPI``.
 
-The lifespan loads the models off the event loop (``build_pose_engines``), warms them up on a
-blank image, and hands engines, metrics and the stream registry on as ``app.state.service``
+The lifespan loads the models off the event loop (``build_pose_engines``), starts their
+batchers (which first run every batch size each model will see, so no request pays for a
+first run), and hands engines, metrics and the stream registry on as ``app.state.service``
 (a ``ServiceState``); readiness turns true only then. Every app has its own metrics registry.
 
 Usage::
@@ -18,31 +19,21 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import numpy as np
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from posecast.engines.geometry.camera import Camera
+from posecast.engines.batcher import BatcherObserver
+from posecast.service.engines import PoseEngines
 from posecast.service.engines_factory import build_pose_engines
 from posecast.service.errors import install_error_handlers
-from posecast.service.metrics import BatchObserver, ServiceMetrics
+from posecast.service.metrics import ServiceMetrics
 from posecast.service.routers import health, metrics, poses, skeletons, stream
-from posecast.service.session import PoseEngines
 from posecast.service.settings import ServiceSettings
 from posecast.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 
-EnginesBuilder = Callable[[ServiceSettings, BatchObserver], PoseEngines]
-WARMUP_IMAGE_SIZE_PX = 64
-
-
-async def warm_up(engines: PoseEngines) -> None:
-    """Run the models once on a small blank image (first runs allocate and are slow)."""
-    image = np.zeros((WARMUP_IMAGE_SIZE_PX, WARMUP_IMAGE_SIZE_PX, 3), np.uint8)
-    await engines.estimate(image, Camera.from_fov(WARMUP_IMAGE_SIZE_PX, WARMUP_IMAGE_SIZE_PX))
-
-
+EnginesBuilder = Callable[[ServiceSettings, BatcherObserver], PoseEngines]
 def create_app(
     settings: ServiceSettings, engines_builder: EnginesBuilder = build_pose_engines
 ) -> FastAPI:
@@ -62,8 +53,6 @@ def create_app(
         )
         state.engines = await asyncio.to_thread(engines_builder, settings, state.metrics)
         await state.engines.start()
-        if settings.is_warmup_enabled:
-            await warm_up(state.engines)
         state.is_loaded = True
         logger.info("ready")
         try:

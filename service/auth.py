@@ -12,7 +12,7 @@ import hmac
 from pydantic import SecretStr
 from starlette.requests import HTTPConnection
 
-from posecast.service.errors import AuthenticationError
+from posecast.errors import AuthenticationError
 
 
 def is_valid_key(candidate: str | None, keys: list[SecretStr]) -> bool:

@@ -8,8 +8,8 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from posecast.service.auth import check_api_key
+from posecast.service.engines import PoseEngines
 from posecast.service.metrics import ServiceMetrics
-from posecast.service.session import PoseEngines
 from posecast.service.settings import ServiceSettings
 from posecast.service.state import ServiceState
 

@@ -1,22 +1,21 @@
 """The one place where the service builds its ``PoseEngines`` from settings.
 
 One dynamic batcher per model, limited by ``settings.max_batch_size``,
-``settings.max_batch_delay_s`` and ``settings.max_queue_size``, reporting to
-``observer.on_batch`` / ``observer.on_reject`` (``service.metrics.BatchObserver``); the app's
-lifespan starts (and warms up) and stops them.
+``settings.max_batch_delay_s`` and ``settings.max_queue_size``, reporting to the observer
+(``posecast.engines.batcher.BatcherObserver``); the app's lifespan starts (and warms up)
+and stops them.
 """
 
 from __future__ import annotations
 
-from posecast.engines.batcher import BatcherConfig
+from posecast.engines.batcher import BatcherConfig, BatcherObserver
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.runtimes import RuntimeOptions
-from posecast.service.metrics import BatchObserver
-from posecast.service.session import PoseEngines
+from posecast.service.engines import PoseEngines
 from posecast.service.settings import ServiceSettings
 
 
-def build_pose_engines(settings: ServiceSettings, observer: BatchObserver) -> PoseEngines:
+def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> PoseEngines:
     """Load the models the settings name (blocking: call it off the event loop).
 
     Raises:

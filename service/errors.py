@@ -1,8 +1,7 @@
-"""Service errors and the ONE table that maps every error to an HTTP status and a close code.
+"""The ONE table that maps every error to an HTTP status and a WebSocket close code.
 
-The engines' hierarchy (``engines.errors``) is extended here by what only a server can go
-wrong with (auth, limits, lifecycle). ``error_spec`` walks the exception's MRO, so a subclass
-inherits its parent's mapping unless it has its own row.
+The classes are posecast's one hierarchy (``posecast.errors``). ``error_spec`` walks the
+exception's MRO, so a subclass inherits its parent's mapping unless it has its own row.
 
 WebSocket close codes (RFC 6455): 1000 normal, 1001 going away (server draining), 1003
 unsupported data, 1008 policy violation (auth, stream limit, protocol misuse), 1009 message
@@ -20,46 +19,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from posecast.errors import (
+    AuthenticationError,
     DeadlineExceededError,
+    DrainingError,
     InvalidInputError,
     ModelError,
+    NotReadyError,
+    PayloadTooLargeError,
     PosecastError,
+    ProtocolError,
     QueueFullError,
+    SlowReaderError,
+    TooManyRequestsError,
+    TooManyStreamsError,
+    UnsupportedMediaTypeError,
 )
 
 logger = logging.getLogger(__name__)
-
-
-class AuthenticationError(PosecastError):
-    """No API key, or one that is not configured."""
-
-
-class TooManyStreamsError(PosecastError):
-    """The server already runs ``max_streams`` streams."""
-
-
-class PayloadTooLargeError(InvalidInputError):
-    """An image or message beyond ``max_frame_bytes``."""
-
-
-class UnsupportedMediaTypeError(InvalidInputError):
-    """A body or message that is not a supported image type."""
-
-
-class ProtocolError(PosecastError):
-    """A WebSocket client broke the stream protocol (e.g. a config after frames)."""
-
-
-class SlowReaderError(PosecastError):
-    """A stream's client did not read its messages within ``send_timeout_s``."""
-
-
-class NotReadyError(PosecastError):
-    """Models are not loaded and warmed up yet."""
-
-
-class DrainingError(PosecastError):
-    """The server is shutting down and takes no new work."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +56,7 @@ class ErrorSpec:
 ERROR_SPECS: dict[type[BaseException], ErrorSpec] = {
     AuthenticationError: ErrorSpec("unauthorized", 401, 1008),
     TooManyStreamsError: ErrorSpec("too_many_streams", 503, 1008),
+    TooManyRequestsError: ErrorSpec("too_many_requests", 503, 1013),
     PayloadTooLargeError: ErrorSpec("too_large", 413, 1009),
     UnsupportedMediaTypeError: ErrorSpec("unsupported_media_type", 415, 1003),
     ProtocolError: ErrorSpec("protocol_error", 400, 1008),

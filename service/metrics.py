@@ -5,14 +5,14 @@ one process (tests). Labels are bounded: ``source`` (http, stream), ``reason`` (
 ``DROP_REASONS``), ``code`` (``service.errors.ERROR_CODES``), ``model`` (model names of the
 engines, a handful).
 
-The batcher reports through ``ServiceMetrics.on_batch`` / ``on_reject`` (the
-``BatchObserver`` protocol), so it needs no Prometheus import.
+The batchers report through ``ServiceMetrics.on_batch`` / ``on_reject`` (it is their
+``posecast.engines.batcher.BatcherObserver``), so they need no Prometheus import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -32,19 +32,6 @@ closed: the stream closed before it was processed.
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
-
-
-class BatchObserver(Protocol):
-    """What a dynamic batcher tells the service about its work."""
-
-    def on_batch(
-        self, name: str, batch_size: int, queue_wait_s: Sequence[float], run_s: float
-    ) -> None:
-        """A batch of ``batch_size`` requests of model ``name`` ran for ``run_s`` seconds;
-        ``queue_wait_s`` holds each request's time in the queue."""
-
-    def on_reject(self, name: str, reason: str) -> None:
-        """A request for model ``name`` was refused (``reason``: e.g. queue_full, deadline)."""
 
 
 class ServiceMetrics:

@@ -29,9 +29,7 @@ from pydantic_settings import (
 from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.errors import InvalidInputError
-
-FRAME_HEADER_ALLOWANCE_BYTES = 64 * 1024
-"""WebSocket messages may exceed ``max_frame_bytes`` by this much (frame header, config)."""
+from posecast.wire.protocol import FRAME_HEADER_ALLOWANCE_BYTES
 
 
 def _split_list(value: Any) -> Any:
@@ -72,9 +70,6 @@ class ServiceSettings(BaseSettings):
         None, description="where TensorRT engines and timing caches are kept between runs"
     )
     default_skeleton: str = Field("blazepose_33", description="joint set when none is asked")
-    is_warmup_enabled: bool = Field(
-        True, description="run the models once on a blank image before reporting ready"
-    )
 
     # Dynamic batching: one batcher per model, shared by all streams.
     max_batch_size: int = Field(8, ge=1, le=1024, description="largest batch of model inputs")

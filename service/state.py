@@ -6,9 +6,9 @@ import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-from posecast.service.errors import DrainingError, NotReadyError, TooManyStreamsError
+from posecast.errors import DrainingError, NotReadyError, TooManyStreamsError
+from posecast.service.engines import PoseEngines
 from posecast.service.metrics import ServiceMetrics
-from posecast.service.session import PoseEngines
 from posecast.service.settings import ServiceSettings
 
 

@@ -33,29 +33,28 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
 from posecast.engines.images import decode_image
-from posecast.errors import InvalidInputError, PosecastError
-from posecast.service.auth import check_api_key
-from posecast.service.errors import (
+from posecast.errors import (
+    InvalidInputError,
     PayloadTooLargeError,
+    PosecastError,
     ProtocolError,
     SlowReaderError,
-    error_spec,
-    public_message,
 )
+from posecast.pipeline.stream import StreamConfig, StreamPipeline, TrackedFrame
+from posecast.pipeline.wire import frame_message, stream_config_from_message
+from posecast.service.auth import check_api_key
+from posecast.service.engines import PoseEngines
+from posecast.service.errors import error_spec, public_message
 from posecast.service.metrics import DropReason
-from posecast.service.protocol import (
-    ConfigMessage,
+from posecast.service.state import ServiceState
+from posecast.wire.messages import (
     EndMessage,
     ErrorMessage,
-    FrameHeader,
     OutputFormat,
     ReadyMessage,
-    decode_frame,
     encode_message,
-    parse_control,
 )
-from posecast.service.session import PoseEngines, StreamConfig, StreamSession
-from posecast.service.state import ServiceState
+from posecast.wire.protocol import ConfigMessage, FrameHeader, decode_frame, parse_control
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class StreamHandler:
         self.name = ""
         self.output: OutputFormat = "json"
         self.engines: PoseEngines | None = None
-        self.session: StreamSession | None = None
+        self.pipeline: StreamPipeline | None = None
         self.frames: deque[_Frame] = deque()
         self.outgoing: asyncio.Queue[_Outgoing | None] = asyncio.Queue(
             self.settings.send_queue_size
@@ -180,7 +179,7 @@ class StreamHandler:
             last: BaseModel | None = ErrorMessage(code=spec.code, message=reason, is_fatal=True)
         elif self.is_ending:
             code, reason = NORMAL_CLOSURE, "end of stream"
-            frames = self.session.frames_processed if self.session else 0
+            frames = self.pipeline.frames_processed if self.pipeline else 0
             last = EndMessage(
                 stream=self.name, frames_processed=frames, dropped_frames=self.dropped_unreported
             )
@@ -239,9 +238,10 @@ class StreamHandler:
         """Handle a control message; True when the client asked to end."""
         control = parse_control(text)
         if isinstance(control, ConfigMessage):
-            if self.session is not None or self.frames_received:
+            if self.pipeline is not None or self.frames_received:
                 raise ProtocolError("a config must come before the first frame, and only once")
-            self._configure(control.to_stream_config(self.settings.default_skeleton), control)
+            config = stream_config_from_message(control, self.settings.default_skeleton)
+            self._configure(config, control)
             return False
         self.is_ending = True
         self.is_finishing = True
@@ -250,7 +250,7 @@ class StreamHandler:
 
     def _configure(self, config: StreamConfig, control: ConfigMessage | None = None) -> None:
         assert self.engines is not None
-        self.session = StreamSession(self.engines, config)
+        self.pipeline = StreamPipeline(self.engines.estimator, config)
         if control is not None:
             self.name = control.stream or self.stream_id
             self.output = control.output
@@ -291,7 +291,7 @@ class StreamHandler:
             self._recoverable(error, header.frame_id, "invalid_input")
             return
         self.last_timestamp_s = timestamp_s
-        if self.session is None:
+        if self.pipeline is None:
             self._configure(StreamConfig(skeleton=self.settings.default_skeleton))
         if len(self.frames) >= self.settings.stream_queue_size:
             self.frames.popleft()
@@ -320,13 +320,15 @@ class StreamHandler:
             logger.exception("stream %s: processing failed", self.stream_id)
             self._fail(error)
 
+    def _decode_and_track(self, frame: _Frame) -> TrackedFrame:
+        """Decode and process one frame (blocking: runs on a worker thread)."""
+        assert self.pipeline is not None
+        image = decode_image(frame.image, self.settings.max_frame_pixels)
+        return self.pipeline.process(image, frame.timestamp_s)
+
     async def _process(self, frame: _Frame) -> None:
-        assert self.session is not None
         try:
-            image = await asyncio.to_thread(
-                decode_image, frame.image, self.settings.max_frame_pixels
-            )
-            tracked = await self.session.process(image, frame.timestamp_s)
+            tracked = await asyncio.to_thread(self._decode_and_track, frame)
         except Exception as error:
             reason: DropReason = "inference_error"
             if isinstance(error, InvalidInputError):
@@ -344,7 +346,7 @@ class StreamHandler:
             )
             await self._put(message)
             return
-        message = tracked.to_message(self.name, frame.header.frame_id, self.dropped_unreported)
+        message = frame_message(tracked, self.name, frame.header.frame_id, self.dropped_unreported)
         self.dropped_unreported = 0
         self._update_tracks(message.persons)
         await self._put(message, frame.received_s)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import Enum
 
 from posecast.errors import InvalidInputError
+from posecast.settings import check_settings, setting
 
 
 class AssociationMode(Enum):
@@ -56,24 +56,25 @@ class SmoothingConfig:
             then opens the cutoff to about 3 Hz).
     """
 
-    is_enabled: bool = True
-    min_cutoff_hz: float = 1.0
-    beta_per_m: float = 2.0
-    d_cutoff_hz: float = 1.0
-    range_min_cutoff_hz: float = 0.3
-    inverse_range_beta: float = 75.0
+    is_enabled: bool = setting(True, "smooth the joints (false: report raw joints)")
+    min_cutoff_hz: float = setting(1.0, "cutoff of a still joint (Hz)", gt=0, le=1000)
+    beta_per_m: float = setting(2.0, "cutoff increase per m/s of joint speed", ge=0, le=1000)
+    d_cutoff_hz: float = setting(1.0, "cutoff of the speed estimate (Hz)", gt=0, le=1000)
+    range_min_cutoff_hz: float = setting(
+        0.3, "cutoff of the inverse range at rest (Hz)", gt=0, le=1000
+    )
+    inverse_range_beta: float = setting(
+        75.0, "cutoff increase per 1/(m s) of inverse-range speed", ge=0, le=10000
+    )
 
     def __post_init__(self) -> None:
-        _require(self.min_cutoff_hz > 0, f"min_cutoff_hz must be > 0, got {self.min_cutoff_hz}")
-        _require(self.range_min_cutoff_hz > 0, "range_min_cutoff_hz must be > 0")
-        _require(self.inverse_range_beta >= 0, "inverse_range_beta must be >= 0")
-        _require(self.beta_per_m >= 0, f"beta_per_m must be >= 0, got {self.beta_per_m}")
-        _require(self.d_cutoff_hz > 0, f"d_cutoff_hz must be > 0, got {self.d_cutoff_hz}")
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Thresholds of the tracker (defaults tuned on ``tracker.scenes`` at 30 Hz, 3 cm noise).
+    """Thresholds of the tracker (defaults tuned on the synthetic scenes of tests/synthetic at
+    30 Hz, 3 cm noise).
 
     Attributes:
         max_pose_distance_m: gate of a track just seen: a detection whose pose distance to
@@ -91,7 +92,7 @@ class TrackerConfig:
             (with jumps of metres) while the lateral position holds to centimetres. Lower:
             depth jitter of people far away no longer splits their tracks, but two people on
             the same line of sight, one behind the other, look closer. Higher: depth separates
-            such people, but distant tracks fragment. ``inf``: plain 3D distance.
+            such people, but distant tracks fragment. Its maximum, 10 km: plain 3D distance.
         gate_growth_m_per_s: the gate grows by this much per second since the track was last
             seen, since the predicted pose drifts the longer a person is unseen. Higher: more
             re-acquisitions after long occlusions, more risk of taking someone else.
@@ -122,59 +123,65 @@ class TrackerConfig:
             walking towards or away from the camera sooner; higher: steadier depth predictions.
         max_reference_distance: gate of the 2D reference matching, in units of the reference's
             size (diagonal of the box around its confident joints). Lower: stricter.
+        max_tracks: live tracks at most (one stream's memory and time bound); while that
+            many exist, detections start no new track. Higher: more people in a crowd.
         association: see ``AssociationMode``.
         smoothing: see ``SmoothingConfig``.
     """
 
-    max_pose_distance_m: float = 0.4
-    full_depth_range_m: float = 6.0
-    gate_growth_m_per_s: float = 0.5
-    max_gate_m: float = 1.0
-    min_joint_confidence: float = 0.3
-    min_common_joints: int = 3
-    high_score_threshold: float = 0.5
-    low_score_threshold: float = 0.1
-    confirm_hits: int = 3
-    searching_timeout_s: float = 1.5
-    max_prediction_s: float = 1.0
-    velocity_time_constant_s: float = 0.2
-    depth_velocity_time_constant_s: float = 1.0
-    max_reference_distance: float = 0.5
+    max_pose_distance_m: float = setting(0.4, "gate of a track just seen (m)", gt=0, le=10)
+    full_depth_range_m: float = setting(
+        6.0, "range up to which depth differences count fully (m)", gt=0, le=10000
+    )
+    gate_growth_m_per_s: float = setting(0.5, "gate growth per second unseen (m/s)", ge=0, le=10)
+    max_gate_m: float = setting(1.0, "largest grown gate (m)", gt=0, le=10)
+    min_joint_confidence: float = setting(
+        0.3, "joints below this confidence count as absent", ge=0, le=1
+    )
+    min_common_joints: int = setting(
+        3, "pairs with fewer common confident joints never match", ge=1, le=1000
+    )
+    high_score_threshold: float = setting(
+        0.5, "detections at or above it match first and start tracks", ge=0, le=1
+    )
+    low_score_threshold: float = setting(0.1, "detections below it are ignored", ge=0, le=1)
+    confirm_hits: int = setting(3, "hits that confirm a tentative track", ge=1, le=100)
+    searching_timeout_s: float = setting(
+        1.5, "a track unseen this long terminates (s)", ge=0, le=60
+    )
+    max_prediction_s: float = setting(1.0, "longest constant-velocity prediction (s)", ge=0, le=60)
+    velocity_time_constant_s: float = setting(
+        0.2, "time constant of the velocity average (s)", gt=0, le=60
+    )
+    depth_velocity_time_constant_s: float = setting(
+        1.0, "time constant of the depth velocity average (s)", gt=0, le=60
+    )
+    max_reference_distance: float = setting(
+        0.5, "gate of 2D reference matching (reference sizes)", gt=0, le=10
+    )
+    max_tracks: int = setting(256, "live tracks at most", ge=1, le=4096)
     association: AssociationMode = AssociationMode.FREE
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     def __post_init__(self) -> None:
-        for name in ("max_pose_distance_m", "max_gate_m", "max_reference_distance"):
-            value = getattr(self, name)
-            _require(math.isfinite(value) and value > 0, f"{name} must be > 0, got {value}")
+        check_settings(self)
         _require(
             self.max_gate_m >= self.max_pose_distance_m,
             f"max_gate_m ({self.max_gate_m}) must be >= max_pose_distance_m "
             f"({self.max_pose_distance_m})",
         )
         _require(
-            self.full_depth_range_m > 0,
-            f"full_depth_range_m must be > 0 (inf: plain 3D distance), got "
-            f"{self.full_depth_range_m}",
-        )
-        _require(self.gate_growth_m_per_s >= 0, "gate_growth_m_per_s must be >= 0")
-        _require(0 <= self.min_joint_confidence <= 1, "min_joint_confidence must be in [0, 1]")
-        _require(self.min_common_joints >= 1, "min_common_joints must be >= 1")
-        _require(
-            0 <= self.low_score_threshold <= self.high_score_threshold <= 1,
-            f"expected 0 <= low_score_threshold <= high_score_threshold <= 1, got "
+            self.low_score_threshold <= self.high_score_threshold,
+            f"expected low_score_threshold <= high_score_threshold, got "
             f"{self.low_score_threshold}, {self.high_score_threshold}",
-        )
-        _require(self.confirm_hits >= 1, f"confirm_hits must be >= 1, got {self.confirm_hits}")
-        _require(self.searching_timeout_s >= 0, "searching_timeout_s must be >= 0")
-        _require(self.max_prediction_s >= 0, "max_prediction_s must be >= 0")
-        _require(self.velocity_time_constant_s > 0, "velocity_time_constant_s must be > 0")
-        _require(
-            self.depth_velocity_time_constant_s > 0, "depth_velocity_time_constant_s must be > 0"
         )
         _require(
             isinstance(self.association, AssociationMode),
             f"association must be an AssociationMode, got {self.association!r}",
+        )
+        _require(
+            isinstance(self.smoothing, SmoothingConfig),
+            f"smoothing must be a SmoothingConfig, got {self.smoothing!r}",
         )
 
     def gate_m(self, unseen_s: float) -> float:

@@ -205,7 +205,10 @@ class Tracker:
         unmatched = [*tracked, *searching, *tentative]
         assignment = _Assignment([*first, *second, *third], unmatched)
         if may_start_tracks:
-            assignment.new_tracks = [(self._take_track_id(), int(index)) for index in high]
+            room = max(self.config.max_tracks - len(self._tracks), 0)
+            # The most confident detections when there is no room for all, in frame order.
+            chosen = np.sort(high[np.argsort(-poses.scores[high], kind="stable")][:room])
+            assignment.new_tracks = [(self._take_track_id(), int(index)) for index in chosen]
         return assignment
 
     def _match_in_3d(

@@ -9,11 +9,12 @@ from pathlib import Path
 from posecast.clients.options import (
     add_camera_options,
     add_model_options,
+    add_skeleton_option,
     camera_for,
     estimator_for,
 )
 from posecast.engines.images import read_image
-from posecast.service.messages import single_image_message
+from posecast.pipeline.wire import single_image_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--output", type=Path, help="write the JSON message here (default: stdout)"
     )
     add_model_options(parser)
+    add_skeleton_option(parser)
     add_camera_options(parser)
     parser.set_defaults(run=run)
 

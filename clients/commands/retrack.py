@@ -13,11 +13,13 @@ import argparse
 import logging
 
 from posecast.clients.jsonl import frame_message_writer, read_frame_messages
+from posecast.clients.options import add_tracker_options, tracker_config
 from posecast.errors import InvalidInputError
-from posecast.service.messages import FrameMessage, persons_from_poses, poses_from_message
-from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
+from posecast.pipeline.wire import persons_from_poses, poses_from_message
+from posecast.tracker.config import AssociationMode, TrackerConfig
 from posecast.tracker.references import ReferencePoses, read_reference_file
 from posecast.tracker.tracker import Tracker
+from posecast.wire.messages import FrameMessage
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +28,6 @@ _NOT_DETECTIONS = ("searching", "terminated")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``retrack`` subcommand."""
-    defaults = TrackerConfig()
-    smoothing = defaults.smoothing
     parser = subparsers.add_parser(
         "retrack",
         help="track the persons of a JSONL file of frame messages",
@@ -48,29 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="unknown: the reference file's first line picks the identities in the first "
         "frame; known: references of each frame (matched by frame number) decide",
     )
-    group = parser.add_argument_group("tracker options")
-    group.add_argument("--max-pose-distance-m", type=float, default=defaults.max_pose_distance_m)
-    group.add_argument("--gate-growth-m-per-s", type=float, default=defaults.gate_growth_m_per_s)
-    group.add_argument("--max-gate-m", type=float, default=defaults.max_gate_m)
-    group.add_argument("--high-score", type=float, default=defaults.high_score_threshold)
-    group.add_argument("--low-score", type=float, default=defaults.low_score_threshold)
-    group.add_argument("--confirm-hits", type=int, default=defaults.confirm_hits)
-    group.add_argument("--searching-timeout-s", type=float, default=defaults.searching_timeout_s)
-    group.add_argument(
-        "--full-depth-range-m",
-        type=float,
-        default=defaults.full_depth_range_m,
-        help="beyond this range depth differences count less (monocular depth is noisy)",
-    )
-    group.add_argument(
-        "--depth-velocity-time-constant-s",
-        type=float,
-        default=defaults.depth_velocity_time_constant_s,
-    )
-    group.add_argument("--no-smoothing", action="store_true", help="report raw joints")
-    group.add_argument("--min-cutoff-hz", type=float, default=smoothing.min_cutoff_hz)
-    group.add_argument("--beta-per-m", type=float, default=smoothing.beta_per_m)
-    group.add_argument("--d-cutoff-hz", type=float, default=smoothing.d_cutoff_hz)
+    add_tracker_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -78,24 +56,7 @@ def _config(args: argparse.Namespace) -> TrackerConfig:
     if args.association and not args.reference:
         raise InvalidInputError("--association needs --reference")
     mode = AssociationMode(args.association) if args.association else AssociationMode.UNKNOWN
-    return TrackerConfig(
-        max_pose_distance_m=args.max_pose_distance_m,
-        gate_growth_m_per_s=args.gate_growth_m_per_s,
-        max_gate_m=args.max_gate_m,
-        high_score_threshold=args.high_score,
-        low_score_threshold=args.low_score,
-        confirm_hits=args.confirm_hits,
-        searching_timeout_s=args.searching_timeout_s,
-        full_depth_range_m=args.full_depth_range_m,
-        depth_velocity_time_constant_s=args.depth_velocity_time_constant_s,
-        association=mode if args.reference else AssociationMode.FREE,
-        smoothing=SmoothingConfig(
-            is_enabled=not args.no_smoothing,
-            min_cutoff_hz=args.min_cutoff_hz,
-            beta_per_m=args.beta_per_m,
-            d_cutoff_hz=args.d_cutoff_hz,
-        ),
-    )
+    return tracker_config(args, association=mode if args.reference else AssociationMode.FREE)
 
 
 def _references_for(

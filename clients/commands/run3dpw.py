@@ -21,7 +21,7 @@ from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.images import read_image
 from posecast.errors import InvalidInputError, PosecastError
-from posecast.service.messages import poses_from_message
+from posecast.pipeline.wire import poses_from_message
 from posecast.tracker.config import AssociationMode
 
 logger = logging.getLogger(__name__)

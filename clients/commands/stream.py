@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import sys
@@ -19,87 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from posecast.clients.client import AsyncPosecastClient, AsyncStream, StreamClosedError
 from posecast.clients.jsonl import FrameMessageWriter, frame_message_writer
+from posecast.clients.media import EncodedFrame, FrameSource
 from posecast.engines.geometry.camera import Camera
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.errors import InvalidInputError
-from posecast.service.messages import FrameMessage
-from posecast.service.protocol import EndMessage, ErrorMessage, image_kind
+from posecast.wire.messages import EndMessage, ErrorMessage, FrameMessage
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-JPEG_QUALITY = 90
-
-
-@dataclass(frozen=True)
-class EncodedFrame:
-    """One frame to send: its index, capture time (s from the input's start) and bytes."""
-
-    index: int
-    timestamp_s: float
-    data: bytes
-
-
-def _encode(image_bgr: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise InvalidInputError("JPEG encoding failed")
-    return encoded.tobytes()
-
-
-def video_frames(
-    path: Path, fps: float | None = None, max_frames: int | None = None
-) -> Iterator[EncodedFrame]:
-    """JPEG frames of a video; times from ``fps`` or the file's frame rate."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise InvalidInputError(f"{path}: cannot open video")
-    rate = fps or capture.get(cv2.CAP_PROP_FPS) or 10.0
-    try:
-        index = 0
-        while max_frames is None or index < max_frames:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield EncodedFrame(index, index / rate, _encode(image))
-            index += 1
-    finally:
-        capture.release()
-
-
-def folder_frames(path: Path, fps: float, max_frames: int | None = None) -> Iterator[EncodedFrame]:
-    """Images of a folder in name order; JPEG and PNG files are sent as they are."""
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise InvalidInputError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    for index, file in enumerate(files[:max_frames]):
-        data = file.read_bytes()
-        if image_kind(data) is None:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-            if image is None:
-                raise InvalidInputError(f"{file}: not an image")
-            data = _encode(image)
-        yield EncodedFrame(index, index / fps, data)
-
-
-def input_frames(
-    path: Path, fps: float | None, max_frames: int | None
-) -> tuple[Iterator[EncodedFrame], float]:
-    """Frames of a video file or an image folder, and their native rate (frames/s)."""
-    if path.is_dir():
-        rate = fps or 10.0
-        return folder_frames(path, rate, max_frames), rate
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such file or folder")
-    capture = cv2.VideoCapture(str(path))
-    rate = fps or capture.get(cv2.CAP_PROP_FPS) or 10.0
-    capture.release()
-    return video_frames(path, rate, max_frames), rate
 
 
 @dataclass
@@ -221,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if args.window < 1:
         raise InvalidInputError("--window must be >= 1")
     token = args.token or os.environ.get("POSECAST_TOKEN")
-    frames, rate = input_frames(args.input, args.fps, args.max_frames)
+    source = FrameSource(args.input, fps=args.fps)
+    frames = itertools.islice(source.encoded_frames(), args.max_frames)
     config: dict = {"stream": args.stream_name or args.input.name}
     if args.skeleton:
         config["skeleton"] = args.skeleton
@@ -237,9 +167,10 @@ def run(args: argparse.Namespace) -> int:
                 with frame_message_writer(args.output) as writer:
                     return await stream_frames(stream, frames, writer, args.realtime, args.window)
 
-    stats = asyncio.run(main())
+    with source:
+        stats = asyncio.run(main())
     print(
-        f"{stats.sent} frames sent ({rate:g} fps input), {stats.messages} messages, "
+        f"{stats.sent} frames sent ({source.fps:g} fps input), {stats.messages} messages, "
         f"{stats.dropped} dropped, {stats.errors} errors in {stats.elapsed_s:.1f} s "
         f"-> {args.output}",
         file=sys.stderr,

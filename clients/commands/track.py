@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections import defaultdict
 from contextlib import ExitStack
@@ -17,11 +16,15 @@ from posecast.clients.media import FrameSource
 from posecast.clients.options import (
     add_camera_options,
     add_model_options,
+    add_skeleton_option,
+    add_tracker_options,
     camera_for,
     estimator_for,
+    tracker_config,
 )
 from posecast.clients.render import draw_skeletons, plot_trajectories
-from posecast.service.session import PoseEngines, StreamConfig, StreamSession, TrackedFrame
+from posecast.pipeline.stream import StreamConfig, StreamPipeline, TrackedFrame
+from posecast.pipeline.wire import frame_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,9 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="JSONL output file")
     parser.add_argument("--render", type=Path, help="also write a video with 2D skeletons")
     parser.add_argument("--plot", type=Path, help="also write a top-down plot of trajectories")
-    parser.add_argument(
-        "--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)"
-    )
+    parser.add_argument("--fps", type=float, help="frame rate of an image folder (default 10)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument(
         "--detect-every",
@@ -52,13 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write every frame's persons untracked (input for posecast retrack)",
     )
     add_model_options(parser)
+    add_skeleton_option(parser)
     add_camera_options(parser)
+    add_tracker_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    tracker = tracker_config(args)
     source = FrameSource(args.input, fps=args.fps)
-    engines = PoseEngines(estimator_for(args))
+    estimator = estimator_for(args)
     trajectories: dict[int, list[tuple[float, float]]] = defaultdict(list)
     with ExitStack() as stack:
         stack.enter_context(source)
@@ -69,22 +73,23 @@ def run(args: argparse.Namespace) -> int:
         progress = stack.enter_context(
             tqdm(total=source.frame_count, unit="frame", desc="tracking", file=sys.stderr)
         )
-        session: StreamSession | None = None
-        for frame in source:
+        pipeline: StreamPipeline | None = None
+        for frame in source.frames():
             if args.max_frames is not None and frame.index >= args.max_frames:
                 break
-            if session is None:
+            if pipeline is None:
                 height, width = frame.image_rgb.shape[:2]
                 camera = camera_for(args, width, height)
                 config = StreamConfig(
                     args.skeleton,
                     camera,
+                    tracker=tracker,
                     detect_every=args.detect_every,
                     is_tracking_enabled=not args.no_tracking,
                 )
-                session = StreamSession(engines, config)
-            tracked = asyncio.run(session.process(frame.image_rgb, frame.timestamp_s))
-            writer.write(tracked.to_message(stream=str(args.input)))
+                pipeline = StreamPipeline(estimator, config)
+            tracked = pipeline.process(frame.image_rgb, frame.timestamp_s)
+            writer.write(frame_message(tracked, stream=str(args.input)))
             _collect_trajectories(tracked, trajectories)
             if args.render is not None:
                 _render(args.render, renderer, frame.image_rgb, tracked, source.fps)

@@ -12,6 +12,6 @@ Usage::
         write_prediction(out / "test", name, Prediction3DPW(joints_cam_m))
     result = evaluate_split(out, root, "test")           # MPJPE, PA-MPJPE, PCK, AUC
 
-``clients.threedpw.synthetic`` writes small sequences in the same layout for tests;
+The tests write small sequences in the same layout (``tests/synthetic/threedpw.py``);
 ``posecast eval3dpw`` is the command-line front end; docs/3dpw.md has the details.
 """

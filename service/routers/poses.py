@@ -18,11 +18,12 @@ from starlette.types import Message
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.images import decode_image
-from posecast.errors import InvalidInputError
+from posecast.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
+from posecast.pipeline.wire import single_image_message
 from posecast.service.deps import AUTH, EnginesDep, MetricsDep, SettingsDep
-from posecast.service.errors import PayloadTooLargeError, UnsupportedMediaTypeError, error_body
-from posecast.service.messages import FrameMessage, single_image_message
-from posecast.service.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
+from posecast.service.errors import error_body
+from posecast.wire.messages import FrameMessage
+from posecast.wire.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[AUTH])
 
@@ -186,7 +187,7 @@ async def estimate_poses(
         camera = Camera.from_dict(camera_data)
     else:
         camera = Camera.from_fov(width, height, fov_deg or DEFAULT_FOV_DEG)
-    estimate = await engines.estimate(image, camera)
+    estimate = await asyncio.to_thread(engines.estimator.estimate, image, camera)
     poses = estimate.poses.to_skeleton(skeleton_name)
     message = single_image_message(poses, width, height, estimate.timing_ms)
     metrics.frames_processed.labels("http").inc()

@@ -14,7 +14,7 @@ import pytest
 
 from posecast.clients.cli import main
 from posecast.clients.jsonl import read_frame_messages
-from posecast.service.messages import FrameMessage
+from posecast.wire.messages import FrameMessage
 from testdata import IMAGES_DIR, REPO_DIR, SAMPLE_CLIP
 
 

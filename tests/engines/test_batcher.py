@@ -18,7 +18,6 @@ import pytest
 
 from posecast.engines.batcher import BatcherConfig, DynamicBatcher, RejectReason, stacking_run_batch
 from posecast.engines.runtimes import Runtime
-from posecast.engines.runtimes.base import BatchProfile
 from posecast.errors import DeadlineExceededError, InvalidInputError, ModelError, QueueFullError
 
 
@@ -133,13 +132,6 @@ def test_config_padding_table(
     cfg = config(max_batch_size=max_batch_size, max_queue_size=64, allowed_batch_sizes=allowed)
     assert {n: cfg.padded_size(n) for n in padded} == padded
     assert cfg.run_batch_sizes == run_sizes
-
-
-def test_config_for_profile_pads_up_to_min_batch() -> None:
-    cfg = BatcherConfig.for_profile(BatchProfile(4, 8, 16), max_delay_s=0.001)
-    assert cfg.max_batch_size == 16 and cfg.max_delay_s == 0.001
-    assert cfg.padded_size(1) == 4 and cfg.padded_size(9) == 9
-    assert BatcherConfig.for_profile(BatchProfile(1, 8, 16)).allowed_batch_sizes is None
 
 
 # -- flush rules -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ be slowed down, and fails on images whose top-left pixel is pure red (an inferen
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -21,15 +20,15 @@ import cv2
 import numpy as np
 import pytest
 
+from posecast.engines.batcher import BatcherObserver
 from posecast.engines.estimator import FrameEstimate
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import Camera
 from posecast.engines.geometry.rois import Roi
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.service.app import create_app
-from posecast.service.metrics import BatchObserver
+from posecast.service.engines import PoseEngines
 from posecast.service.server import PosecastServer, uvicorn_config
-from posecast.service.session import PoseEngines
 from posecast.service.settings import ServiceSettings, load_settings
 
 NUM_JOINTS = get_skeleton("blazepose_33").num_joints
@@ -38,8 +37,8 @@ NO_ROIS = Roi(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
 SERVER_START_TIMEOUT_S = 30.0
 
 
-class FakeEngines(PoseEngines):
-    """``num_persons`` synthetic persons per image, after ``delay_s`` (a worker thread sleeps,
+class FakeEstimator:
+    """``num_persons`` synthetic persons per image, after ``delay_s`` (the worker thread sleeps,
     like a model run); raises on images whose top-left pixel is ``FAIL_COLOR``."""
 
     def __init__(self, delay_s: float = 0.0, num_persons: int = 1) -> None:
@@ -47,27 +46,39 @@ class FakeEngines(PoseEngines):
         self.num_persons = num_persons
         self.calls = 0
 
-    async def start(self) -> None:
-        """Nothing to load or warm up."""
-
-    async def stop(self, drain_timeout_s: float = 5.0) -> None:
-        """Nothing to release."""
-
-    async def estimate(
+    def estimate(
         self,
         image_rgb: np.ndarray,
-        camera: Camera,
+        camera: Camera | None = None,
         followed_rois: Roi | None = None,
         detect: bool = True,
     ) -> FrameEstimate:
         self.calls += 1
         if self.delay_s:
-            await asyncio.to_thread(time.sleep, self.delay_s)
+            time.sleep(self.delay_s)
         if tuple(int(v) for v in image_rgb[0, 0]) == FAIL_COLOR:
             raise RuntimeError("fake inference failure")
         timing_ms = {"detect": 1.0, "pose": 1.0, "total": 2.0}
+        camera = camera or Camera.from_fov(image_rgb.shape[1], image_rgb.shape[0])
         poses = fake_persons(camera, self.num_persons)
         return FrameEstimate(poses, timing_ms, {}, next_rois=NO_ROIS)
+
+
+class FakeEngines(PoseEngines):
+    """Engines whose estimator is a ``FakeEstimator``: nothing to load, batch or warm up."""
+
+    def __init__(self, delay_s: float = 0.0, num_persons: int = 1) -> None:
+        self.estimator = self.fake = FakeEstimator(delay_s, num_persons)
+
+    @property
+    def calls(self) -> int:
+        return self.fake.calls
+
+    async def start(self) -> None:
+        """Nothing to load or warm up."""
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Nothing to release."""
 
 
 def fake_persons(camera: Camera, num_persons: int = 1) -> FramePoses:
@@ -147,7 +158,7 @@ class RunningServer:
 @contextmanager
 def running_server(
     settings: ServiceSettings,
-    engines_builder: Callable[[ServiceSettings, BatchObserver], PoseEngines] | None = None,
+    engines_builder: Callable[[ServiceSettings, BatcherObserver], PoseEngines] | None = None,
 ) -> Iterator[RunningServer]:
     """Serve ``create_app(settings)`` on a free loopback port in a thread."""
     app = create_app(settings) if engines_builder is None else create_app(settings, engines_builder)
@@ -173,7 +184,7 @@ def running_server(
 
 
 def fake_settings(**overrides: Any) -> ServiceSettings:
-    defaults: dict[str, Any] = {"is_warmup_enabled": True, "drain_timeout_s": 5.0}
+    defaults: dict[str, Any] = {"drain_timeout_s": 5.0}
     return load_settings(**{**defaults, **overrides})
 
 

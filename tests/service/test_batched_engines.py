@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import cv2
 import numpy as np
 import pytest
 
 from posecast.engines.batched_runtime import BatchedRuntime
 from posecast.engines.batcher import BatcherConfig
-from posecast.service.session import PoseEngines, StreamConfig, StreamSession
-from testdata import SAMPLE_CLIP
+from posecast.pipeline.stream import FrameEstimator, StreamPipeline, TrackedFrame
+from posecast.service.engines import PoseEngines
+from testdata import read_clip_frames
 
 
 class RecordingObserver:
@@ -27,28 +27,22 @@ class RecordingObserver:
         raise AssertionError(f"{name} rejected an item: {reason}")
 
 
-def _frames(count: int, start: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(SAMPLE_CLIP))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(count)]
-    capture.release()
-    return frames
-
-
-async def _track(engines: PoseEngines, frames: list[np.ndarray]):
-    session = StreamSession(engines, StreamConfig())
-    return [await session.process(frame, index / 10) for index, frame in enumerate(frames)]
+def _track(estimator: FrameEstimator, frames: list[np.ndarray]) -> list[TrackedFrame]:
+    pipeline = StreamPipeline(estimator)
+    return [pipeline.process(frame, index / 10) for index, frame in enumerate(frames)]
 
 
 async def _two_streams(engines: PoseEngines, first, second):
     async with engines:
-        return await asyncio.gather(_track(engines, first), _track(engines, second))
+        return await asyncio.gather(
+            asyncio.to_thread(_track, engines.estimator, first),
+            asyncio.to_thread(_track, engines.estimator, second),
+        )
 
 
 def test_batched_streams_give_the_unbatched_skeletons(estimator) -> None:
-    first, second = _frames(4, 0), _frames(4, 60)
-    direct = PoseEngines(estimator)
-    expected = [asyncio.run(_track(direct, frames)) for frames in (first, second)]
+    first, second = read_clip_frames(4, 0), read_clip_frames(4, 60)
+    expected = [_track(estimator, frames) for frames in (first, second)]
     observer = RecordingObserver()
     batched = PoseEngines(estimator, BatcherConfig(max_batch_size=8, max_delay_s=0.005), observer)
     results = asyncio.run(_two_streams(batched, first, second))
@@ -60,12 +54,7 @@ def test_batched_streams_give_the_unbatched_skeletons(estimator) -> None:
     # the crops of both streams' frames were batched together
     assert max(observer.batch_sizes["pose"]) > 1
     assert set(observer.batch_sizes) == {"detector", "pose", "alignment"}
-
-
-def test_engines_without_batching_call_the_models_directly(estimator) -> None:
-    engines = PoseEngines(estimator)
-    asyncio.run(engines.start())
-    assert engines.estimator is estimator
+    assert batched.estimator is estimator  # stopped: back to the direct models
 
 
 def test_batched_runtime_refuses_to_block_the_event_loop(estimator) -> None:

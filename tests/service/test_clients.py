@@ -28,8 +28,7 @@ from posecast.clients.client import (
 from posecast.clients.commands import serve as serve_command
 from posecast.clients.commands import stream as stream_command
 from posecast.clients.jsonl import read_frame_messages
-from posecast.service.messages import FrameMessage
-from posecast.service.protocol import EndMessage, ErrorMessage
+from posecast.wire.messages import EndMessage, ErrorMessage, FrameMessage
 
 RunningServer = Any  # tests/service/conftest.py
 REPO = Path(__file__).parents[2]

@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from posecast.engines.geometry.skeletons import SKELETONS
-from posecast.service.protocol import encode_frame
 from posecast.service.settings import load_settings
+from posecast.wire.protocol import encode_frame
 
 RunningServer = Any  # tests/service/conftest.py
 K = [[500.0, 0.0, 32.0], [0.0, 500.0, 24.0], [0.0, 0.0, 1.0]]

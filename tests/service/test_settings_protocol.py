@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from posecast.errors import InvalidInputError, ModelError, QueueFullError
+from posecast.pipeline.wire import stream_config_from_message
 from posecast.service.errors import (
     ERROR_SPECS,
     AuthenticationError,
@@ -15,19 +16,16 @@ from posecast.service.errors import (
     UnsupportedMediaTypeError,
     error_spec,
 )
-from posecast.service.protocol import (
-    FRAME_MAGIC,
-    ConfigMessage,
-    EndMessage,
-    ErrorMessage,
-    decode_frame,
-    decode_message,
-    encode_frame,
-    encode_message,
-    parse_control,
-)
 from posecast.service.settings import load_settings
 from posecast.tracker.config import AssociationMode
+from posecast.wire.messages import EndMessage, ErrorMessage, decode_message, encode_message
+from posecast.wire.protocol import (
+    FRAME_MAGIC,
+    ConfigMessage,
+    decode_frame,
+    encode_frame,
+    parse_control,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"rest"
 
@@ -95,7 +93,7 @@ def test_config_message_builds_the_stream_config() -> None:
         ' "references": [{"id": 4, "joints2d": [[1, 2], [3, 4]], "confidence": [1, 0.5]}]}'
     )
     assert isinstance(control, ConfigMessage)
-    config = control.to_stream_config("blazepose_33")
+    config = stream_config_from_message(control, "blazepose_33")
     assert config.skeleton == "smpl_24" and config.fov_deg == 70
     assert config.tracker.confirm_hits == 2 and not config.tracker.smoothing.is_enabled
     assert config.tracker.association is AssociationMode.UNKNOWN  # implied by references

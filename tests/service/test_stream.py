@@ -20,7 +20,7 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
-from posecast.service.protocol import FRAME_MAGIC, encode_frame
+from posecast.wire.protocol import FRAME_MAGIC, encode_frame
 
 RunningServer = Any  # tests/service/conftest.py
 

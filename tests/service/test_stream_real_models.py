@@ -1,9 +1,8 @@
-"""With the real models: what the WebSocket stream returns equals what a StreamSession driven
+"""With the real models: what the WebSocket stream returns equals what the pipeline driven
 in-process returns, on the first frames of the committed clip, and /v1/poses agrees."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,14 @@ import numpy as np
 import pytest
 
 from posecast.clients.client import PosecastClient
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.images import decode_image
-from posecast.service.engines_factory import build_pose_engines
-from posecast.service.messages import FrameMessage
-from posecast.service.metrics import ServiceMetrics
-from posecast.service.protocol import ConfigMessage
-from posecast.service.session import StreamSession
+from posecast.engines.runtimes import RuntimeOptions
+from posecast.pipeline.stream import StreamPipeline
+from posecast.pipeline.wire import frame_message, stream_config_from_message
 from posecast.service.settings import load_settings
+from posecast.wire.messages import FrameMessage
+from posecast.wire.protocol import ConfigMessage
 
 CLIP = Path(__file__).parents[2] / "samples" / "vtest_excerpt.mp4"
 NUM_FRAMES = 5
@@ -58,7 +58,7 @@ def assert_same_messages(got: list[FrameMessage], expected: list[FrameMessage]) 
 
 
 @pytest.mark.slow
-def test_stream_equals_in_process_session(serve_settings: Any) -> None:
+def test_stream_equals_in_process_pipeline(serve_settings: Any) -> None:
     settings = load_settings(pose_model="lite", threads=2, port=0)
     config = ConfigMessage(type="config", stream="vtest", skeleton="smpl_24")
     jpegs = clip_jpegs(NUM_FRAMES)
@@ -82,13 +82,14 @@ def test_stream_equals_in_process_session(serve_settings: Any) -> None:
 
 
 def _in_process(settings: Any, config: ConfigMessage, jpegs: list[bytes]) -> list[FrameMessage]:
-    async def run() -> list[FrameMessage]:
-        engines = build_pose_engines(settings, ServiceMetrics())
-        session = StreamSession(engines, config.to_stream_config(settings.default_skeleton))
-        messages = []
-        for i, data in enumerate(jpegs):
-            tracked = await session.process(decode_image(data), i / CLIP_FPS)
-            messages.append(tracked.to_message(config.stream, client_frame_id=i))
-        return messages
-
-    return asyncio.run(run())
+    estimator = PoseEstimator.from_config(
+        EstimatorConfig(pose_model=settings.pose_model),
+        RuntimeOptions(intra_op_threads=settings.threads),
+    )
+    pipeline = StreamPipeline(
+        estimator, stream_config_from_message(config, settings.default_skeleton)
+    )
+    return [
+        frame_message(pipeline.process(decode_image(data), i / CLIP_FPS), config.stream, i)
+        for i, data in enumerate(jpegs)
+    ]

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 import posecast.clients.cli
-from posecast.service.messages import FrameMessage, persons_from_poses
-from posecast.tracker.scenes import SceneConfig, generate_scene
+from posecast.pipeline.wire import persons_from_poses
+from posecast.wire.messages import FrameMessage
+from synthetic.scenes import SceneConfig, generate_scene
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from posecast.tracker.scenes import HIP_JOINTS, SceneConfig, generate_scene
 from posecast.tracker.tracker import Tracker
+from synthetic.scenes import HIP_JOINTS, SceneConfig, generate_scene
 
 
 def test_scene_is_deterministic_given_the_seed() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posecast.clients.threedpw.synthetic import SyntheticScene, make_walking_scene, write_sequence
+from synthetic.threedpw import SyntheticScene, make_walking_scene, write_sequence
 
 
 @pytest.fixture

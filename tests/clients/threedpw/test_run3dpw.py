@@ -17,7 +17,8 @@ from posecast.clients.threedpw.layout import load_sequence
 from posecast.clients.threedpw.prediction import read_prediction
 from posecast.clients.threedpw.run import references_from_openpose
 from posecast.engines.frames import FramePoses
-from posecast.service.messages import FrameMessage, persons_from_poses
+from posecast.pipeline.wire import persons_from_poses
+from posecast.wire.messages import FrameMessage
 
 NOISE_M = 0.01
 

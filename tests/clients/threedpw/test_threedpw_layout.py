@@ -15,8 +15,8 @@ from posecast.clients.threedpw.layout import (
     load_sequence,
     world_to_camera,
 )
-from posecast.clients.threedpw.synthetic import make_walking_scene, write_sequence
 from posecast.errors import InvalidInputError
+from synthetic.threedpw import make_walking_scene, write_sequence
 
 
 def test_list_sequences_sorted(threedpw_root: Path) -> None:

@@ -15,7 +15,7 @@ from posecast.clients.threedpw.metrics import (
     pose_metrics,
     procrustes_align,
 )
-from posecast.clients.threedpw.synthetic import make_walking_scene
+from synthetic.threedpw import make_walking_scene
 
 
 @pytest.fixture

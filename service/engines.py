@@ -1,0 +1,84 @@
+"""The models every stream shares, each behind one dynamic batcher.
+
+``start()`` warms up every batch size a batcher can send, then puts one ``DynamicBatcher``
+in front of each model (detector, alignment detector, landmark model): the frames and crops
+of concurrent streams share model runs. ``estimator`` is then a ``PoseEstimator`` over the
+batched runtimes; sessions call it on worker threads (``posecast.pipeline``), where a model
+call waits for its batch without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from posecast.engines.batched_runtime import BatchedRuntime
+from posecast.engines.batcher import (
+    BatcherConfig,
+    BatcherObserver,
+    DynamicBatcher,
+    stacking_run_batch,
+)
+from posecast.engines.blazepose import BlazePoseLandmarkModel
+from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.estimator import PoseEstimator
+from posecast.engines.pose_alignment import PoseAlignmentDetector
+from posecast.engines.runtimes import Runtime, warm_up
+from posecast.pipeline.stream import FrameEstimator
+
+
+class PoseEngines:
+    """Shared models behind dynamic batchers; ``estimator`` is the one sessions use."""
+
+    def __init__(
+        self,
+        estimator: PoseEstimator,
+        batching: BatcherConfig,
+        observer: BatcherObserver | None = None,
+    ) -> None:
+        self._direct_estimator = estimator
+        self._batching = batching
+        self._observer = observer
+        self._batchers: list[DynamicBatcher] = []
+        self.estimator: FrameEstimator = estimator
+
+    async def start(self) -> None:
+        """Warm up every batch size the models will see and start the batchers; call on the
+        serving loop."""
+        if self._batchers:
+            return
+        direct = self._direct_estimator
+        runtimes = {"detector": direct.detector.runtime, "pose": direct.pose_model.runtime}
+        if direct.aligner is not None:
+            runtimes["alignment"] = direct.aligner.runtime
+        batched = {name: await self._batched(name, runtime) for name, runtime in runtimes.items()}
+        self.estimator = PoseEstimator(
+            NanoDetPersonDetector(batched["detector"], direct.detector.config),
+            BlazePoseLandmarkModel(batched["pose"], direct.pose_model.config),
+            direct.config,
+            None
+            if direct.aligner is None
+            else PoseAlignmentDetector(batched["alignment"], direct.aligner.config),
+        )
+
+    async def _batched(self, name: str, runtime: Runtime) -> BatchedRuntime:
+        await asyncio.to_thread(warm_up, runtime, self._batching.run_batch_sizes)
+        batcher = DynamicBatcher(
+            stacking_run_batch(runtime), self._batching, name=name, observer=self._observer
+        )
+        batcher.start()
+        self._batchers.append(batcher)
+        return BatchedRuntime(runtime, batcher, asyncio.get_running_loop())
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Finish queued model runs (up to the timeout) and stop the batchers."""
+        batchers, self._batchers = self._batchers, []
+        for batcher in batchers:
+            await batcher.stop(drain_timeout_s)
+        self.estimator = self._direct_estimator
+
+    async def __aenter__(self) -> PoseEngines:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
