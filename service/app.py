@@ -34,6 +34,8 @@ from posecast.service.state import ServiceState
 logger = logging.getLogger(__name__)
 
 EnginesBuilder = Callable[[ServiceSettings, BatcherObserver], PoseEngines]
+
+
 def create_app(
     settings: ServiceSettings, engines_builder: EnginesBuilder = build_pose_engines
 ) -> FastAPI:

@@ -1,4 +1,7 @@
-"""API keys: ``Authorization: Bearer KEY`` on HTTP, or ``?token=KEY`` on the WebSocket.
+"""API keys: ``Authorization: Bearer KEY``, or ``?token=KEY`` on the WebSocket handshake only.
+
+Browsers cannot set headers on a WebSocket handshake, so the query parameter exists for that
+one case; on plain HTTP it is refused (a key in a URL ends up in proxies' and browsers' logs).
 
 Keys are compared in constant time (``hmac.compare_digest``) against every configured key,
 so the time taken says nothing about which key or how much of it matched. Keys are never
@@ -37,8 +40,10 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 
 
 def connection_token(connection: HTTPConnection) -> str | None:
-    """The bearer key, or the ``token`` query parameter (WebSockets from browsers)."""
-    return bearer_token(connection) or connection.query_params.get("token")
+    """The bearer key, or on a WebSocket handshake the ``token`` query parameter."""
+    if connection.scope["type"] == "websocket":
+        return bearer_token(connection) or connection.query_params.get("token")
+    return bearer_token(connection)
 
 
 def check_api_key(connection: HTTPConnection, keys: list[SecretStr]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -31,6 +32,13 @@ def get_ready_engines(connection: HTTPConnection) -> PoseEngines:
     return get_state(connection).require_ready()
 
 
+async def image_request_slot(connection: HTTPConnection) -> AsyncIterator[None]:
+    """Hold one of the ``max_image_requests`` slots while the request runs; 503 when none
+    is free (before the body is read). Async, so the count changes on the event loop only."""
+    with get_state(connection).image_requests.take():
+        yield
+
+
 def require_api_key(connection: HTTPConnection) -> None:
     """401 unless the request has a configured key (no-op without keys)."""
     check_api_key(connection, get_settings(connection).api_keys)
@@ -41,4 +49,5 @@ SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 EnginesDep = Annotated[PoseEngines, Depends(get_ready_engines)]
 AUTH = Depends(require_api_key)
+IMAGE_SLOT = Depends(image_request_slot)
 """Router-level dependency of every authenticated router."""

@@ -47,15 +47,27 @@ def uvicorn_config(
 _TOKEN_QUERY = re.compile(r"(token=)[^&\s\"']*")
 
 
+def redact_token(value: object) -> object:
+    """``value`` with ``token=...`` query values masked, if it is a string holding one."""
+    if isinstance(value, str) and "token=" in value:
+        return _TOKEN_QUERY.sub(r"\1***", value)
+    return value
+
+
 class TokenRedactingFilter(logging.Filter):
-    """Replaces ``token=...`` query values in log messages: uvicorn logs WebSocket paths with
-    their query string, and API keys must never reach a log."""
+    """Masks ``token=...`` query values in log records: uvicorn logs request paths with their
+    query string, and API keys must never reach a log.
+
+    The message template and each argument are redacted in place, keeping ``record.args``'
+    shape: uvicorn's access formatter reads its five arguments by position.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message:
-            record.msg = _TOKEN_QUERY.sub(r"\1***", message)
-            record.args = ()
+        record.msg = redact_token(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_token(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: redact_token(arg) for key, arg in record.args.items()}
         return True
 
 

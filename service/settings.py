@@ -84,6 +84,14 @@ class ServiceSettings(BaseSettings):
 
     # Limits.
     max_streams: int = Field(16, ge=1, description="concurrent WebSocket streams")
+    max_image_requests: int = Field(
+        4,
+        ge=1,
+        le=1024,
+        description="POST /v1/poses requests handled at once; more are answered 503 with "
+        "Retry-After before their body is read (memory: at most this many bodies and decoded "
+        "images at a time)",
+    )
     max_frame_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest encoded image (HTTP body or WebSocket)"
     )

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from posecast.errors import DrainingError, NotReadyError, TooManyStreamsError
+from posecast.errors import (
+    DrainingError,
+    NotReadyError,
+    TooManyRequestsError,
+    TooManyStreamsError,
+)
 from posecast.service.engines import PoseEngines
 from posecast.service.metrics import ServiceMetrics
 from posecast.service.settings import ServiceSettings
@@ -59,6 +66,32 @@ class StreamRegistry:
         return True
 
 
+class RequestSlots:
+    """At most ``limit`` image requests at a time; one more is refused, never queued, so
+    the memory they hold stays bounded whatever the number of clients."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold a slot for the duration of the block.
+
+        Raises:
+            TooManyRequestsError: every slot is taken.
+        """
+        if self.in_use >= self.limit:
+            raise TooManyRequestsError(
+                f"too many image requests at once (limit {self.limit}); retry shortly"
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
+
+
 @dataclass
 class ServiceState:
     """Shared by every request of one app (``app.state.service``).
@@ -73,12 +106,14 @@ class ServiceState:
     metrics: ServiceMetrics
     engines: PoseEngines | None = None
     streams: StreamRegistry = field(init=False)
+    image_requests: RequestSlots = field(init=False)
     is_loaded: bool = False
     is_draining: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.streams = StreamRegistry(self.settings.max_streams, self.metrics)
+        self.image_requests = RequestSlots(self.settings.max_image_requests)
 
     @property
     def is_ready(self) -> bool:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from posecast.service.app import create_app
@@ -52,22 +50,3 @@ def run(args: argparse.Namespace) -> int:
     server = PosecastServer(uvicorn_config(app, settings, log_level=args.log_level))
     server.run()
     return 0 if server.started else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m clients.commands.serve``: the subcommand without the ``posecast`` CLI."""
-    parser = argparse.ArgumentParser(prog="posecast serve", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from posecast.errors import PosecastError
-
-    try:
-        return run(args)
-    except PosecastError as error:
-        print(f"posecast serve: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

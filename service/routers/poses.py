@@ -20,12 +20,12 @@ from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.images import decode_image
 from posecast.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
 from posecast.pipeline.wire import single_image_message
-from posecast.service.deps import AUTH, EnginesDep, MetricsDep, SettingsDep
+from posecast.service.deps import AUTH, IMAGE_SLOT, EnginesDep, MetricsDep, SettingsDep
 from posecast.service.errors import error_body
 from posecast.wire.messages import FrameMessage
 from posecast.wire.protocol import MAX_FOV_DEG, MIN_FOV_DEG, image_kind
 
-router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[AUTH])
+router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[AUTH, IMAGE_SLOT])
 
 RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 MULTIPART_TYPE = "multipart/form-data"
@@ -58,10 +58,12 @@ def _error_response(description: str) -> dict[str, Any]:
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _error_response("missing or invalid API key"),
-    413: _error_response("image larger than max_frame_bytes"),
+    413: _error_response("image larger than max_frame_bytes or max_frame_pixels"),
     415: _error_response("not a JPEG or PNG image, or an unsupported content type"),
-    422: _error_response("corrupt image, too many pixels, invalid camera or skeleton"),
-    503: _error_response("models loading, server shutting down or overloaded"),
+    422: _error_response("corrupt image, invalid camera or skeleton"),
+    503: _error_response(
+        "models loading, server shutting down, overloaded or too many image requests at once"
+    ),
 }
 
 

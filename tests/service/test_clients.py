@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 
 from posecast.clients.client import (
@@ -141,58 +136,27 @@ def test_stream_command_realtime_on_the_clip(server: RunningServer, tmp_path: Pa
     assert all(m.skeleton == "smpl_24" and m.width == 768 for m in messages)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_serve_command_drains_on_sigterm(tmp_path: Path, images: SimpleNamespace) -> None:
+def test_serve_command_drains_on_sigterm(
+    tmp_path: Path, images: SimpleNamespace, serve_process: Any
+) -> None:
     """A real ``serve`` process (real models, config file + env): ready after warm-up,
     SIGTERM: an open stream gets close 1001, the process exits, the key is never logged."""
-    port = _free_port()
     config = tmp_path / "posecast.toml"
     config.write_text('pose_model = "lite"\nthreads = 1\n')
-    env = {**os.environ, "POSECAST_MAX_STREAMS": "3", "POSECAST_API_KEYS": "sekrit-key-42"}
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "posecast.clients.commands.serve", "--port", str(port)),
-            *("--config", str(config), "--log-level", "warning"),
-        ],
-        cwd=REPO,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "server not ready in time"
-            try:
-                if httpx.get(url + "/v2/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    env = {"POSECAST_MAX_STREAMS": "3", "POSECAST_API_KEYS": "sekrit-key-42"}
+    with serve_process(env, "--config", str(config), "--log-level", "warning") as server:
         with (
-            PosecastClient(url, token="sekrit-key-42") as client,
+            PosecastClient(server.http_url, token="sekrit-key-42") as client,
             client.stream(stream="s") as stream,
         ):
             stream.send(images.jpeg(), frame_id=0, timestamp_s=0.0)
             assert isinstance(stream.recv(30), FrameMessage)
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             with pytest.raises(StreamClosedError) as info:
                 while True:
                     stream.recv(30)
             assert info.value.code == 1001
         # uvicorn re-raises the signal once its graceful shutdown is done.
-        assert process.wait(30) in (0, -signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    log = process.stderr.read() if process.stderr else ""
-    assert "sekrit-key-42" not in log and "**********" in log  # keys are never logged
+        assert server.process.wait(30) in (0, -signal.SIGTERM)
+    assert "sekrit-key-42" not in server.log and "**********" in server.log  # never logged

@@ -165,7 +165,7 @@ def test_too_many_pixels_and_bad_multipart(
     small_server: RunningServer, images: SimpleNamespace
 ) -> None:
     response = post_image(small_server, images.png(600, 600))
-    assert response.status_code == 422 and "too large" in response.json()["error"]["message"]
+    assert response.status_code == 413 and "too large" in response.json()["error"]["message"]
     response = httpx.post(
         small_server.http_url + "/v1/poses", files={"photo": ("a.png", images.png(), "image/png")}
     )

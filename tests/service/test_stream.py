@@ -177,7 +177,7 @@ def test_too_many_pixels_is_a_frame_error(serve: Any, images: SimpleNamespace) -
         error = recv_json(ws)
         ws.send(encode_frame(images.png(90, 90), frame_id=2, timestamp_s=1.0))
         assert recv_json(ws)["type"] == "frame"
-    assert error["code"] == "invalid_input" and "too large" in error["message"]
+    assert error["code"] == "too_large" and "too large" in error["message"]
 
 
 def test_non_increasing_timestamp_is_an_error_not_a_crash(
