@@ -27,6 +27,7 @@ import numpy as np
 
 from posecast.clients.jsonl import read_frame_messages
 from posecast.engines.frames import FramePoses
+from posecast.engines.geometry.boxes import box_iou
 from posecast.pipeline.wire import poses_from_message
 from posecast.tracker.config import TrackerConfig
 from posecast.tracker.matching import pose_distance_matrix_m
@@ -126,16 +127,6 @@ def _jumps(log: _TrackLog) -> int:
     return int((moved_px > allowed_px).sum())
 
 
-def _iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """(A, B) intersection over union of (A, 4) and (B, 4) boxes."""
-    low = np.maximum(a_xyxy[:, None, :2], b_xyxy[None, :, :2])
-    high = np.minimum(a_xyxy[:, None, 2:], b_xyxy[None, :, 2:])
-    intersection = np.clip(high - low, 0, None).prod(axis=-1)
-    area_a = (a_xyxy[:, 2:] - a_xyxy[:, :2]).prod(axis=-1)
-    area_b = (b_xyxy[:, 2:] - b_xyxy[:, :2]).prod(axis=-1)
-    return intersection / (area_a[:, None] + area_b[None, :] - intersection)
-
-
 def pair_components_m(frames: list[tuple[FramePoses, float]]) -> dict[str, dict[str, np.ndarray]]:
     """Root (hip midpoint) change split into x, y and depth (range), root-relative pose change,
     and the tracker's distances, for the same person in consecutive frames (the two boxes
@@ -149,7 +140,7 @@ def pair_components_m(frames: list[tuple[FramePoses, float]]) -> dict[str, dict[
     for (before, _), (after, _) in itertools.pairwise(frames):
         if not len(before) or not len(after):
             continue
-        iou = _iou(before.boxes_xyxy, after.boxes_xyxy)
+        iou = box_iou(before.boxes_xyxy, after.boxes_xyxy)
         for i, j in np.ndindex(*iou.shape):
             others = np.concatenate([np.delete(iou[i], j), np.delete(iou[:, j], i)])
             if iou[i, j] > 0.6 and not (others > 0.05).any():

@@ -133,14 +133,10 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
     return encoded.tobytes()
 
 
-@dataclass
-class ServerProcess:
-    """A ``posecast serve`` process on loopback: its URL, pid, and its output (stdout and
-    stderr: uvicorn's access log goes to stdout) once stopped."""
+class LoopbackUrls:
+    """The URLs of a server on a loopback ``port``."""
 
-    process: subprocess.Popen
     port: int
-    log: str = ""
 
     @property
     def http_url(self) -> str:
@@ -149,6 +145,16 @@ class ServerProcess:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/stream"
+
+
+@dataclass
+class ServerProcess(LoopbackUrls):
+    """A ``posecast serve`` process on loopback: its URL, pid, and its output (stdout and
+    stderr: uvicorn's access log goes to stdout) once stopped."""
+
+    process: subprocess.Popen
+    port: int
+    log: str = ""
 
     def peak_rss_kib(self) -> int:
         """The process's peak resident memory (VmHWM) so far."""
@@ -199,22 +205,14 @@ def server_process(
 
 
 @dataclass
-class RunningServer:
-    """A started server: its URLs, app state and uvicorn server."""
+class RunningServer(LoopbackUrls):
+    """A started server in this process: its URLs, app state and uvicorn server."""
 
     server: PosecastServer
     thread: threading.Thread
     port: int
     app: Any
     engines: Any = None
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/stream"
 
     @property
     def state(self) -> Any:
