@@ -7,6 +7,8 @@ dynamic batcher. Importing this package is cheap: heavy backends are imported on
 Usage::
 
     from posecast.engines.estimator import PoseEstimator
-    estimator = PoseEstimator.from_defaults()
-    frame_poses = estimator.estimate(image_rgb)
+
+    estimator = PoseEstimator.from_config()  # the shipped models, on the CPU
+    estimate = estimator.estimate(image_rgb)  # (H, W, 3) uint8 RGB
+    estimate.poses.joints_cam_m  # (N, 33, 3) metres, camera frame
 """

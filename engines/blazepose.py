@@ -77,7 +77,7 @@ class BlazePoses:
         landmarks_crop_px: (N, 39, 3) raw model landmarks in crop pixels (after heatmap
             refinement of x, y), auxiliary landmarks included.
         world_landmarks_crop_m: (N, 33, 3) metric landmarks, hip-centred, in the crop's axes
-            (orient them with ``engines.geometry.rois.roi_world_to_camera``).
+            (orient them with ``posecast.engines.geometry.rois.roi_world_to_camera``).
         visibility: (N, 33) probability that a landmark is visible (not occluded).
         presence: (N, 33) probability that a landmark is inside the image.
         pose_presence: (N,) probability that the ROI holds a person.

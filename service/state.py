@@ -99,7 +99,7 @@ class ServiceState:
     Attributes:
         is_ready: models loaded and warmed up, and not draining.
         is_draining: shutdown began: readiness is false, new frames and streams are refused.
-        drained: set once draining started, for streams to notice at once.
+        draining: set once draining started, for streams to notice at once.
     """
 
     settings: ServiceSettings

@@ -8,7 +8,7 @@ Usage::
     from posecast.tracker.tracker import Tracker
 
     tracker = Tracker(TrackerConfig(searching_timeout_s=1.5))
-    for frame_poses, timestamp_s in frames:  # engines.frames.FramePoses, seconds
+    for frame_poses, timestamp_s in frames:  # posecast.engines.frames.FramePoses, seconds
         tracked = tracker.update(frame_poses, timestamp_s)
         tracked.track_ids, tracked.track_states  # (N,) ids and state names
         tracked.joints_cam_m, tracked.joints_cam_raw_m  # smoothed and raw (N, J, 3) metres

@@ -22,8 +22,9 @@ ROMP's ``romp/lib/evaluation/pw3d_eval/evaluate.py``):
   (The official script integrates ``np.interp`` with ``scipy.integrate.quad``, which
   approximates this same integral.)
 
-This module is deliberately independent of posecast's own geometry code (``engines.geometry``):
-Procrustes is implemented here, so the pipeline cannot grade itself with its own maths.
+This module is deliberately independent of posecast's own geometry code
+(``posecast.engines.geometry``): Procrustes is implemented here, so the pipeline cannot grade
+itself with its own maths.
 """
 
 from __future__ import annotations

@@ -4,15 +4,15 @@ Flow for N persons and A augmentations (augmented arrays are person-major: rows
 ``i * A .. i * A + A - 1`` belong to person i):
 
 1. ``augs = make_augmentations(A)``; ``rois = augment_rois(roi, augs)`` (N * A ROIs; the
-   flip is part of each ROI's crop matrix, so :func:`engines.geometry.warps.warp_roi` cuts
+   flip is part of each ROI's crop matrix, so :func:`posecast.engines.geometry.warps.warp_roi` cuts
    mirrored crops directly) or, for perspective crops, pass ``augs.per_crop(N)`` to
-   :func:`engines.geometry.perspective_crops.perspective_crops`.
+   :func:`posecast.engines.geometry.perspective_crops.perspective_crops`.
 2. Run the model on all N * A crops.
 3. 2D: map crop pixels to image pixels (the crop matrices undo flip, rotation and scale),
    then ``unflip_joints(..., mirror_x=False)`` swaps left/right identities of flipped crops.
    3D: ``unflip_joints(..., mirror_x=True)`` in the crop frame, then rotate to the camera
-   frame (:func:`engines.geometry.rois.roi_world_to_camera` or
-   :func:`engines.geometry.perspective_crops.perspective_crop_to_camera`).
+   frame (:func:`posecast.engines.geometry.rois.roi_world_to_camera` or
+   :func:`posecast.engines.geometry.perspective_crops.perspective_crop_to_camera`).
 4. ``average_augmentations`` per person, in the camera frame.
 """
 

@@ -174,7 +174,7 @@ def perspective_crop_to_image_points(
     """(N, J, 2) crop pixels -> (N, J, 2) undistorted image pixels (flips undone geometrically).
 
     Joint identities are not swapped here: for flipped crops permute left/right joints with
-    :func:`engines.geometry.augmentation.unflip_joints`.
+    :func:`posecast.engines.geometry.augmentation.unflip_joints`.
     """
     return apply_homographies(points_crop_px, np.linalg.inv(crops.crop_from_image))
 

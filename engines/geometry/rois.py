@@ -3,7 +3,7 @@ that make, compare, deduplicate and orient ROIs.
 
 A ROI is a square, possibly rotated rectangle in the image, in pixels (the centre of pixel
 (i, j) is at (x=j, y=i), OpenCV's convention). Cutting ROIs out of an image and mapping
-points between crop and image is in :mod:`engines.geometry.warps`. See docs/geometry.md.
+points between crop and image is in :mod:`posecast.engines.geometry.warps`. See docs/geometry.md.
 """
 
 from __future__ import annotations

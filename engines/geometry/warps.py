@@ -93,7 +93,7 @@ def crop_to_image_points(
     """(N, J, 2) crop pixels -> (N, J, 2) image pixels (flips undone geometrically).
 
     For flipped ROIs permute left/right joints afterwards
-    (:func:`engines.geometry.augmentation.unflip_joints`).
+    (:func:`posecast.engines.geometry.augmentation.unflip_joints`).
     """
     return apply_homographies(points_crop_px, roi_image_from_crop(roi, size_px))
 

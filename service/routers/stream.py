@@ -1,4 +1,4 @@
-"""The real-time stream ``WebSocket /v1/stream`` (protocol: service.protocol, docs/service.md)."""
+"""The real-time stream ``WebSocket /v1/stream`` (protocol: ``posecast.wire``, docs/service.md)."""
 
 from __future__ import annotations
 
