@@ -14,6 +14,7 @@ from posecast.clients.options import (
     estimator_for,
 )
 from posecast.engines.images import read_image
+from posecast.pipeline.stream import with_world_joints
 from posecast.pipeline.wire import single_image_message
 
 
@@ -37,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     image = read_image(args.image)
     height, width = image.shape[:2]
-    estimate = estimator_for(args).estimate(image, camera_for(args, width, height))
-    poses = estimate.poses.to_skeleton(args.skeleton)
+    camera = camera_for(args, width, height)
+    estimate = estimator_for(args).estimate(image, camera)
+    poses = with_world_joints(estimate.poses, camera).to_skeleton(args.skeleton)
     message = single_image_message(poses, width, height, estimate.timing_ms, str(args.image))
     text = message.model_dump_json(indent=None) + "\n"
     if args.output is None:

@@ -95,6 +95,13 @@ class TrackedFrame:
     dropped_persons: dict[str, int]
 
 
+def with_world_joints(poses: FramePoses, camera: Camera) -> FramePoses:
+    """``poses`` with ``joints_world_m`` when the camera's place in the world is known."""
+    if camera.world_from_camera is None:
+        return poses
+    return replace(poses, joints_world_m=camera.camera_to_world(poses.joints_cam_m))
+
+
 class StreamPipeline:
     """Detect, pose, place and track the frames of one stream, in time order."""
 
@@ -131,8 +138,7 @@ class StreamPipeline:
         track_ms = (time.perf_counter() - start) * 1e3
         self.frames_processed += 1
         # 3. The world frame, when the camera has extrinsics; the asked-for joint set.
-        if camera.world_from_camera is not None:
-            poses = replace(poses, joints_world_m=camera.camera_to_world(poses.joints_cam_m))
+        poses = with_world_joints(poses, camera)
         timing_ms = {**estimate.timing_ms, "track": track_ms}
         timing_ms["total"] = estimate.timing_ms["total"] + track_ms
         return TrackedFrame(

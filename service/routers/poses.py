@@ -19,6 +19,7 @@ from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.images import decode_image
 from posecast.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
+from posecast.pipeline.stream import with_world_joints
 from posecast.pipeline.wire import single_image_message
 from posecast.service.deps import AUTH, IMAGE_SLOT, EnginesDep, MetricsDep, SettingsDep
 from posecast.service.errors import error_body
@@ -190,7 +191,7 @@ async def estimate_poses(
     else:
         camera = Camera.from_fov(width, height, fov_deg or DEFAULT_FOV_DEG)
     estimate = await asyncio.to_thread(engines.estimator.estimate, image, camera)
-    poses = estimate.poses.to_skeleton(skeleton_name)
+    poses = with_world_joints(estimate.poses, camera).to_skeleton(skeleton_name)
     message = single_image_message(poses, width, height, estimate.timing_ms)
     metrics.frames_processed.labels("http").inc()
     metrics.frame_latency.labels("http").observe(time.perf_counter() - start_s)

@@ -77,6 +77,19 @@ def test_poses_multipart_jpeg_with_intrinsics(
     person = response.json()["persons"][0]
     x, y, z = person["joints3d"][0]
     assert person["joints2d"][0] == pytest.approx([500 * x / z + 32, 500 * y / z + 24], abs=0.01)
+    assert person["joints_world"] is None
+
+
+def test_poses_with_extrinsics_carry_world_joints(
+    server: RunningServer, images: SimpleNamespace
+) -> None:
+    camera = {"K": K, "R": [[1, 0, 0], [0, 0, 1], [0, -1, 0]], "t": [1.0, 2.0, 3.0]}
+    response = post_image(server, images.png(), intrinsics=json.dumps(camera))
+    assert response.status_code == 200, response.text
+    for person in response.json()["persons"]:
+        for (x, y, z), world in zip(person["joints3d"], person["joints_world"], strict=True):
+            # world = R @ camera + t, with R taking the camera's z (forward) to the world's y
+            assert world == pytest.approx([x + 1.0, z + 2.0, -y + 3.0], abs=2e-4)
 
 
 # (body, content type, params, status, error code)
