@@ -1,0 +1,49 @@
+"""Between the pipeline's records and the wire schema."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posecast.engines.frames import FramePoses
+from posecast.pipeline.wire import (
+    persons_from_poses,
+    poses_from_message,
+    single_image_message,
+    stream_config_from_message,
+)
+from posecast.tracker.config import AssociationMode
+from posecast.wire.messages import FrameMessage
+from posecast.wire.protocol import ConfigMessage, parse_control
+
+
+def test_config_message_builds_the_stream_config() -> None:
+    control = parse_control(
+        '{"type": "config", "stream": "c", "skeleton": "smpl_24", "fov_deg": 70,'
+        ' "tracker": {"confirm_hits": 2}, "smoothing": {"is_enabled": false},'
+        ' "references": [{"id": 4, "joints2d": [[1, 2], [3, 4]], "confidence": [1, 0.5]}]}'
+    )
+    assert isinstance(control, ConfigMessage)
+    config = stream_config_from_message(control, "blazepose_33")
+    assert config.skeleton == "smpl_24" and config.fov_deg == 70
+    assert config.tracker.confirm_hits == 2 and not config.tracker.smoothing.is_enabled
+    assert config.tracker.association is AssociationMode.UNKNOWN  # implied by references
+    assert config.references is not None and config.references[0].ids.tolist() == [4]
+
+
+def test_poses_survive_the_wire_world_joints_included() -> None:
+    rng = np.random.default_rng(0)
+    poses = FramePoses(
+        skeleton="coco_17",
+        boxes_xyxy=np.array([[1, 2, 30, 40]], np.float32),
+        scores=np.array([0.9], np.float32),
+        joints2d_px=rng.uniform(0, 100, (1, 17, 2)).astype(np.float32),
+        joints_cam_m=rng.uniform(1, 5, (1, 17, 3)).astype(np.float32),
+        joint_scores=np.full((1, 17), 0.8, np.float32),
+        joints_world_m=rng.uniform(-5, 5, (1, 17, 3)).astype(np.float32),
+    )
+    message = single_image_message(poses, 64, 48, {"total": 1.0})
+    back = poses_from_message(FrameMessage.model_validate_json(message.model_dump_json()))
+    np.testing.assert_allclose(back.joints_cam_m, poses.joints_cam_m, atol=1e-4)
+    np.testing.assert_allclose(back.joints_world_m, poses.joints_world_m, atol=1e-4)
+    np.testing.assert_allclose(back.joints2d_px, poses.joints2d_px, atol=1e-2)
+    assert persons_from_poses(poses[[]]) == []
