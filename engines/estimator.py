@@ -25,7 +25,8 @@ from posecast.engines.blazepose import (
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from posecast.engines.detector import DetectorConfig, NanoDetPersonDetector
+from posecast.engines.detectors.base import DetectorConfig, PersonDetector
+from posecast.engines.detectors.loading import DETECTOR_NAMES, DetectorName, load_detector
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.augmentation import make_augmentations
 from posecast.engines.geometry.boxes import non_max_suppression
@@ -64,6 +65,9 @@ class EstimatorConfig:
             (MediaPipe's own ROI; agrees with MediaPipe's runtime 5-15x more closely than
             ``box``, about one detector run per person). ``box``: a square around the box;
             pair it with ``blazepose.refinement_passes=1``.
+        detector_model: the person detector: ``nanodet`` (shipped) or ``yolox-nano``
+            (user-supplied, prepared in a model directory; more recall per millisecond on
+            small people, docs/estimation.md "Detectors").
         detector, blazepose, reconstruction: settings of each step.
     """
 
@@ -71,6 +75,7 @@ class EstimatorConfig:
     perspective_correction: bool = True
     num_augmentations: int = 1
     roi_source: RoiSource = "alignment"
+    detector_model: DetectorName = "nanodet"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
@@ -80,6 +85,10 @@ class EstimatorConfig:
             raise ValueError(f"num_augmentations must be >= 1, got {self.num_augmentations}")
         if self.roi_source not in ("alignment", "box"):
             raise ValueError(f"roi_source must be alignment or box, got {self.roi_source!r}")
+        if self.detector_model not in DETECTOR_NAMES:
+            raise ValueError(
+                f"detector_model must be one of {DETECTOR_NAMES}, got {self.detector_model!r}"
+            )
         if self.pose_model not in ("lite", "full", "heavy"):
             raise ValueError(f"pose_model must be lite, full or heavy, got {self.pose_model!r}")
 
@@ -112,7 +121,7 @@ class PoseEstimator:
 
     def __init__(
         self,
-        detector: NanoDetPersonDetector,
+        detector: PersonDetector,
         pose_model: BlazePoseLandmarkModel,
         config: EstimatorConfig | None = None,
         aligner: PoseAlignmentDetector | None = None,
@@ -131,10 +140,24 @@ class PoseEstimator:
         config: EstimatorConfig | None = None,
         runtime_options: RuntimeOptions | None = None,
         model_dir: Path = DEFAULT_MODEL_DIR,
+        detector_model_dir: Path | None = None,
     ) -> PoseEstimator:
-        """Load the embedded models (sha256-checked) with the given runtime options."""
+        """Load the models (sha256-checked) with the given runtime options.
+
+        Args:
+            config: what to run.
+            runtime_options: how to run every model.
+            model_dir: the BlazePose models (and NanoDet).
+            detector_model_dir: the detector's model directory, if not ``model_dir`` (a
+                user's prepared YOLOX-Nano directory).
+        """
         config = config or EstimatorConfig()
-        detector_runtime = create_runtime(model_path("nanodet_416", model_dir), runtime_options)
+        detector = load_detector(
+            config.detector_model,
+            detector_model_dir or model_dir,
+            runtime_options,
+            config.detector,
+        )
         pose_runtime = create_runtime(
             model_path(f"pose_landmark_{config.pose_model}", model_dir), runtime_options
         )
@@ -145,7 +168,7 @@ class PoseEstimator:
             )
             aligner = PoseAlignmentDetector(aligner_runtime)
         return cls(
-            NanoDetPersonDetector(detector_runtime, config.detector),
+            detector,
             BlazePoseLandmarkModel(pose_runtime, config.blazepose),
             config,
             aligner,

