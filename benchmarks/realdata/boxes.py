@@ -39,11 +39,12 @@ class BoxPadding:
 
 NO_PADDING = BoxPadding(0.0, 0.0, 0.0)
 DEFAULT_PADDING = BoxPadding(top=0.09, bottom=0.04, side=0.05)
-"""The padding with the best mean IoU (0.724; 0.631 unpadded) between posecast's landmark
-boxes and the labelled boxes of MOT17 (visible persons) and PETS09, 1297 pairs matched at
-IoU >= 0.3 (``bench_detection_real.py``, 2026-12-03). The per-edge medians are close
-(0.088, 0.037, 0.033) but pad the sides less than IoU wants. Person recall at IoU 0.5 with
-it: PETS09 0.809, MOT17 0.233 (unpadded 0.701, 0.213; median edges 0.800, 0.231)."""
+"""The padding with the best mean IoU between posecast's landmark boxes and the labelled boxes
+of MOT17 (visible persons) and PETS09, pairs matched at IoU >= 0.3: 0.727 over 1328 pairs
+(0.634 unpadded) with ``bench_detection_real.py`` at commit d60c5a3, 2026-12-03 (the same
+padding came out of the pipeline before it, at 351605f). The per-edge medians are close
+(0.087, 0.037, 0.033) but pad the sides less than IoU wants. Person recall at IoU 0.5 with
+it: PETS09 0.807, MOT17 0.295 (unpadded 0.710, 0.263; median edges 0.800, 0.284)."""
 
 
 def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
