@@ -60,7 +60,7 @@ from posecast.engines.detectors.letterbox import (
     pad_bottom_right,
 )
 from posecast.engines.detectors.nanodet import NanoDetPersonDetector
-from posecast.engines.geometry.boxes import box_iou, non_max_suppression
+from posecast.engines.geometry.boxes import box_iou
 from posecast.engines.runtimes import RuntimeOptions, create_runtime
 
 LOG = logging.getLogger("convert_models")
@@ -692,14 +692,8 @@ def decoded_boxes(
         boxes, scores = detector.decode(
             {name: value[index] for name, value in outputs.items()}, canvas_hw
         )
-        kept = non_max_suppression(
-            boxes,
-            scores,
-            detector.config.nms_iou_threshold,
-            detector.config.score_threshold,
-            detector.config.max_persons,
-        )
-        per_item.append((boxes[kept], scores[kept]))
+        persons = detector.suppress(boxes, scores)
+        per_item.append((persons.boxes_xyxy, persons.scores))
     return per_item
 
 

@@ -28,28 +28,29 @@ class DetectorConfig:
     The input size rule (``posecast.engines.detectors.letterbox``): the frame is shrunk so
     that a person ``min_person_height_px`` tall becomes as tall as the smallest person the
     model finds in its input (``smallest_person_input_px``: 40 px for NanoDet, 48 px for
-    YOLOX-Nano, where their recall of visible MOT17 pedestrians reaches half its plateau),
-    never enlarged, its longer side capped at ``max_input_side_px``, placed top-left on a
-    canvas rounded up to multiples of the model's largest stride (32 px), padded right and
-    bottom. With the defaults NanoDet runs 1920 x 1080 and 1280 x 720 frames at 640 x 384,
-    1024 x 576 at 512 x 288 and 768 x 576 (PETS09) at 384 x 288 (docs/estimation.md,
-    "Detectors", has the measurements behind them).
+    YOLOX-Nano, where their recall of visible MOT17 pedestrians passes half its plateau;
+    it reaches about 0.8 from 48-64 px up), never enlarged, its longer side capped at
+    ``max_input_side_px``, placed top-left on a canvas rounded up to multiples of the
+    model's largest stride (32 px), padded right and bottom. With the defaults NanoDet runs
+    1920 x 1080 frames at 768 x 448, 1280 x 720 at 640 x 384, 1024 x 576 at 512 x 288 and
+    768 x 576 (PETS09) at 384 x 288; YOLOX-Nano runs 1920 x 1080 at 960 x 544 and
+    1280 x 720 at 768 x 448 (docs/estimation.md, "Detectors", has the measurements).
 
     Attributes:
         score_threshold: minimum person score; lower finds more distant or occluded people
             and more false boxes (BlazePose's presence check removes most of those).
         nms_iou_threshold: boxes overlapping more than this are merged; higher keeps
             people who stand close together apart, and more duplicates.
-        max_persons: keep at most this many boxes per image (highest scores).
+        max_persons: keep at most this many boxes per image (highest scores, after NMS).
         min_person_height_px: height in FRAME pixels of the smallest person to find. Lower
             finds smaller (more distant) people with a larger input: detector time grows
             with the input's area, about 1 / this squared, until ``max_input_side_px`` caps
             it. Raise it for close-up scenes (studio, webcam) to save time.
-        max_input_side_px: cap on the longer side of the resized frame, input pixels.
-            Bounds detector time and memory for large frames; raising it finds smaller
-            people in 720p and larger frames at quadratic cost (NanoDet on 1080p: 640 finds
-            0.58 of the visible MOT17 pedestrians, 960 0.60 at 2-3x the time; YOLOX-Nano
-            at 960 is about as fast as NanoDet at 640).
+        max_input_side_px: cap on the longer side of the resized frame, input pixels; None:
+            the detector's own (``default_max_input_side_px``: NanoDet 768, YOLOX-Nano 960,
+            where their recall on 1080p street frames stops growing). Bounds detector time
+            and memory for large frames; raising it finds smaller people in 720p and larger
+            frames at quadratic cost.
         input_size_wh: a fixed detector input (width, height) in pixels, multiples of 32,
             instead of the rule: every frame is fitted into it (shrunk or enlarged, aspect
             kept). Needed where the engine has one input size (TensorRT); None: the rule.
@@ -59,7 +60,7 @@ class DetectorConfig:
     nms_iou_threshold: float = 0.45
     max_persons: int = 64
     min_person_height_px: float = 80.0
-    max_input_side_px: int = 640
+    max_input_side_px: int | None = None
     input_size_wh: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
@@ -77,7 +78,7 @@ class DetectorConfig:
             raise InvalidInputError(
                 f"min_person_height_px must be > 0, got {self.min_person_height_px}"
             )
-        if self.max_input_side_px < 32:
+        if self.max_input_side_px is not None and self.max_input_side_px < 32:
             raise InvalidInputError(
                 f"max_input_side_px must be >= 32, got {self.max_input_side_px}"
             )

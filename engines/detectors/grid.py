@@ -9,6 +9,7 @@ their common canvas, maps boxes back to frame pixels and suppresses duplicates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import ClassVar, Self
 
 import numpy as np
@@ -25,9 +26,11 @@ from posecast.engines.detectors.letterbox import (
 )
 from posecast.engines.geometry.boxes import non_max_suppression
 from posecast.engines.images import check_rgb_image
-from posecast.engines.runtimes import Runtime
+from posecast.engines.runtimes import Runtime, RuntimeOptions
 from posecast.errors import InvalidInputError, ModelError
 
+FIXED_SHAPE_PROVIDERS = ("tensorrt", "tensorrt-ep")
+"""Providers that build an engine for one input shape (besides the batch)."""
 WARM_UP_FRAME_WH = (1920, 1080)
 """Frame size whose input ``warm_up`` runs when none is given: the largest usual one."""
 
@@ -42,6 +45,8 @@ class GridPersonDetector:
         smallest_person_input_px: height, in input pixels, of the smallest person the
             model reliably finds (measured, docs/estimation.md); the input size rule
             scales frames so that ``config.min_person_height_px`` becomes this.
+        default_max_input_side_px: the cap on the input's longer side when the config
+            gives none (where the model's recall on 1080p street frames stops growing).
         is_channels_last: input items are (H, W, C) if True, (C, H, W) if False.
     """
 
@@ -49,6 +54,7 @@ class GridPersonDetector:
     input_name: ClassVar[str]
     strides_px: ClassVar[tuple[int, ...]] = (8, 16, 32)
     smallest_person_input_px: ClassVar[float]
+    default_max_input_side_px: ClassVar[int]
     is_channels_last: ClassVar[bool]
 
     def __init__(self, runtime: Runtime, config: DetectorConfig | None = None) -> None:
@@ -78,6 +84,28 @@ class GridPersonDetector:
     @property
     def largest_stride_px(self) -> int:
         return max(self.strides_px)
+
+    @classmethod
+    def runtime_options(
+        cls, options: RuntimeOptions | None, config: DetectorConfig | None
+    ) -> RuntimeOptions:
+        """``options`` for this detector's model: TensorRT (native or the onnxruntime EP)
+        builds for one input shape, so there the input is ``config.input_size_wh``.
+
+        Raises:
+            InvalidInputError: TensorRT without ``input_size_wh``.
+        """
+        options = options or RuntimeOptions()
+        if options.provider not in FIXED_SHAPE_PROVIDERS:
+            return options
+        if config is None or config.input_size_wh is None:
+            raise InvalidInputError(
+                f"provider {options.provider!r} runs the {cls.name} detector at one input size: "
+                "set DetectorConfig.input_size_wh (e.g. (640, 384) for 16:9 frames)"
+            )
+        width, height = config.input_size_wh
+        item_shape = (height, width, 3) if cls.is_channels_last else (3, height, width)
+        return replace(options, item_shapes=((cls.input_name, item_shape),))
 
     # -- what a subclass provides ---------------------------------------------------------
 
@@ -116,7 +144,7 @@ class GridPersonDetector:
             frame_size_wh,
             self.config.min_person_height_px,
             self.smallest_person_input_px,
-            self.config.max_input_side_px,
+            self.config.max_input_side_px or self.default_max_input_side_px,
             self.largest_stride_px,
         )
 
@@ -153,7 +181,7 @@ class GridPersonDetector:
                 letterbox.canvas_shape_hw,
             )
             boxes_canvas, scores = self.decode(item_outputs, letterbox.canvas_shape_hw)
-            results.append(self._suppress(boxes_canvas_to_frame(boxes_canvas, letterbox), scores))
+            results.append(self.suppress(boxes_canvas_to_frame(boxes_canvas, letterbox), scores))
         return results
 
     def run_batch(self, items: list[BatchItem]) -> list[dict[str, np.ndarray]]:
@@ -238,17 +266,20 @@ class GridPersonDetector:
         except InvalidInputError as error:
             raise ModelError(f"{self.name}: outputs do not match the input: {error}") from error
 
-    def _suppress(self, boxes_xyxy: np.ndarray, scores: np.ndarray) -> PersonBoxes:
+    def suppress(self, boxes_xyxy: np.ndarray, scores: np.ndarray) -> PersonBoxes:
+        """Candidate boxes (one per grid cell above the threshold) -> persons: empty boxes
+        dropped, NMS, the ``max_persons`` best kept.
+
+        The cut to ``max_persons`` comes after NMS: a dense head gives every person several
+        candidate cells, and cutting the candidates first (OpenCV's ``top_k``) would keep
+        only the few most confident people of a crowded frame.
+        """
         has_area = (boxes_xyxy[:, 2] > boxes_xyxy[:, 0]) & (boxes_xyxy[:, 3] > boxes_xyxy[:, 1])
         boxes_xyxy = boxes_xyxy[has_area].astype(np.float32)
         scores = scores[has_area].astype(np.float32)
         kept = non_max_suppression(
-            boxes_xyxy,
-            scores,
-            self.config.nms_iou_threshold,
-            self.config.score_threshold,
-            self.config.max_persons,
-        )
+            boxes_xyxy, scores, self.config.nms_iou_threshold, self.config.score_threshold
+        )[: self.config.max_persons]
         return PersonBoxes(boxes_xyxy[kept], scores[kept])
 
 

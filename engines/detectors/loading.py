@@ -24,7 +24,8 @@ def load_nanodet(
     """The shipped NanoDet (``nanodet_416`` of the model directory's manifest)."""
     from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 
-    runtime = create_runtime(model_path("nanodet_416", model_dir), runtime_options)
+    options = NanoDetPersonDetector.runtime_options(runtime_options, config)
+    runtime = create_runtime(model_path("nanodet_416", model_dir), options)
     return NanoDetPersonDetector(runtime, config)
 
 

@@ -88,9 +88,12 @@ class NanoDetPersonDetector(GridPersonDetector):
     name: ClassVar[str] = "nanodet"
     input_name: ClassVar[str] = "image"
     strides_px: ClassVar[tuple[int, ...]] = STRIDES_PX
-    # Recall of visible MOT17 pedestrians by height in input px: 0.39 at 32-40, 0.40 at
-    # 40-48, 0.59 at 48-64, 0.77 above 96 (benchmarks/bench_detector_input.py).
+    # Recall of visible MOT17 pedestrians by height in input px: 0.39 at 32-40, 0.57 at
+    # 40-48, 0.79 at 48-64, 0.92 at 64-96 (past half its plateau from 40 px); on 1080p
+    # frames 0.75 at 640 x 384, 0.81 at 768 x 448 and 960 x 544
+    # (benchmarks/bench_detector_input.py, docs/estimation.md).
     smallest_person_input_px: ClassVar[float] = 40.0
+    default_max_input_side_px: ClassVar[int] = 768
     is_channels_last: ClassVar[bool] = True
 
     @property

@@ -109,9 +109,11 @@ class YoloxPersonDetector(GridPersonDetector):
     input_name: ClassVar[str] = "images"
     output_name: ClassVar[str] = "output"
     strides_px: ClassVar[tuple[int, ...]] = STRIDES_PX
-    # Recall of visible MOT17 pedestrians by height in input px: 0.25 at 32-40, 0.34 at
-    # 40-48, 0.54 at 48-64, 0.78 above 96 (benchmarks/bench_detector_input.py).
+    # Recall of visible MOT17 pedestrians by height in input px: 0.32 at 32-40, 0.49 at
+    # 40-48, 0.77 at 48-64, 0.88 at 64-96; on 1080p frames 0.80 at 768 x 448, 0.87 at
+    # 960 x 544 (benchmarks/bench_detector_input.py, docs/estimation.md).
     smallest_person_input_px: ClassVar[float] = 48.0
+    default_max_input_side_px: ClassVar[int] = 960
     is_channels_last: ClassVar[bool] = False
 
     @property
@@ -198,7 +200,8 @@ def load_yolox_nano(
             f"{source_sha256}; posecast supports the official export ({SOURCE_SHA256})"
         )
     path = model_path(MODEL_NAME, model_dir)
-    return YoloxPersonDetector(create_runtime(path, runtime_options), config)
+    options = YoloxPersonDetector.runtime_options(runtime_options, config)
+    return YoloxPersonDetector(create_runtime(path, options), config)
 
 
 def _read_manifest(model_dir: Path) -> dict[str, Any]:

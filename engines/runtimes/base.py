@@ -83,6 +83,10 @@ class RuntimeOptions:
         engine_cache_dir: where TensorRT engines and timing caches are kept between runs.
         device_id: CUDA device index.
         profile: batch sizes the engine must accept.
+        item_shapes: ``(input name, shape without the batch axis)`` pairs for inputs whose
+            other dimensions the model leaves dynamic (a detector's height and width):
+            TensorRT builds its engine for exactly these shapes. onnxruntime's CPU and CUDA
+            providers ignore them. The detectors set them from ``input_size_wh``.
     """
 
     provider: Provider = "cpu"
@@ -92,6 +96,7 @@ class RuntimeOptions:
     engine_cache_dir: Path | None = None
     device_id: int = 0
     profile: BatchProfile = BatchProfile()
+    item_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.provider not in BACKENDS:
@@ -100,6 +105,36 @@ class RuntimeOptions:
             )
         if self.intra_op_threads < 0 or self.inter_op_threads < 0:
             raise InvalidInputError("thread counts must be >= 0")
+
+
+def fixed_item_shape(
+    name: str, model_item_shape: tuple[int | None, ...], options: RuntimeOptions
+) -> tuple[int, ...]:
+    """The shape without the batch axis that an engine of fixed input dims is built for: the
+    model's own, or ``options.item_shapes``' where the model leaves dims dynamic (None or
+    negative).
+
+    Raises:
+        ModelError: a dynamic dim and no shape for it in ``options.item_shapes``, or a given
+            shape that contradicts the model's fixed dims.
+    """
+    given = dict(options.item_shapes).get(name)
+    is_dynamic = [dim is None or dim < 0 for dim in model_item_shape]
+    if given is None:
+        if any(is_dynamic):
+            raise ModelError(
+                f"input {name} has dynamic dims besides the batch ({model_item_shape}); "
+                f"provider {options.provider!r} builds for one shape: give "
+                "RuntimeOptions.item_shapes (for a detector: set DetectorConfig.input_size_wh)"
+            )
+        return tuple(int(dim) for dim in model_item_shape)  # type: ignore[arg-type]
+    fits = len(given) == len(model_item_shape) and all(
+        dynamic or dim == size
+        for dynamic, dim, size in zip(is_dynamic, model_item_shape, given, strict=True)
+    )
+    if not fits:
+        raise ModelError(f"item_shapes gives {name} {given}; the model has {model_item_shape}")
+    return tuple(given)
 
 
 class Runtime(Protocol):

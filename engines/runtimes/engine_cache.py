@@ -27,10 +27,15 @@ class EngineCacheKey:
     compute_capability: tuple[int, int]
     precision: Precision
     profile: BatchProfile
+    item_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def digest(self) -> str:
-        """A stable hex digest of the key (canonical JSON, sorted keys)."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """A stable hex digest of the key (canonical JSON, sorted keys). Empty
+        ``item_shapes`` are left out, so engines cached before that field keep their key."""
+        fields = asdict(self)
+        if not fields["item_shapes"]:
+            del fields["item_shapes"]
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def engine_path(self, cache_dir: Path, model_name: str) -> Path:

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from posecast.engines.runtimes.base import ClosingContext, RuntimeOptions, TensorSpec
+from posecast.engines.runtimes.base import (
+    ClosingContext,
+    RuntimeOptions,
+    TensorSpec,
+    fixed_item_shape,
+)
 from posecast.errors import ModelError, ProviderUnavailableError
 
 ORT_PROVIDER_NAMES = {
@@ -38,10 +43,14 @@ def tensorrt_ep_options(
     """TensorRT EP settings: engine and timing caches on disk, FP16, and an explicit profile so
     the engine covers every batch size the batcher sends (no rebuild at run time)."""
 
+    item_shapes = {
+        spec.name: fixed_item_shape(spec.name, spec.shape[1:], options) for spec in input_specs
+    }
+
     def shapes(batch: int) -> str:
         return ",".join(
-            f"{spec.name}:" + "x".join(str(batch if dim is None else dim) for dim in spec.shape)
-            for spec in input_specs
+            f"{name}:" + "x".join(str(dim) for dim in (batch, *item_shape))
+            for name, item_shape in item_shapes.items()
         )
 
     profile = options.profile

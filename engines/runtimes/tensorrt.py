@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 
 from posecast.engines.assets import file_sha256
-from posecast.engines.runtimes.base import BatchProfile, ClosingContext, RuntimeOptions, TensorSpec
+from posecast.engines.runtimes.base import (
+    ClosingContext,
+    RuntimeOptions,
+    TensorSpec,
+    fixed_item_shape,
+)
 from posecast.engines.runtimes.engine_cache import EngineCacheKey, timing_cache_path
 from posecast.errors import ModelError, ProviderUnavailableError
 
@@ -44,10 +49,12 @@ def _check(ok: object, what: str) -> None:
 
 
 def build_engine(
-    trt: Any, onnx_path: Path, profile: BatchProfile, fp16: bool, timing_cache: Path | None
+    trt: Any, onnx_path: Path, options: RuntimeOptions, timing_cache: Path | None
 ) -> bytes:
-    """Parse ONNX and build a serialized engine whose optimization profile covers ``profile``
-    batch sizes on dim 0 of every input."""
+    """Parse ONNX and build a serialized engine whose optimization profile covers
+    ``options.profile`` batch sizes on dim 0 of every input; other dynamic dims are fixed at
+    ``options.item_shapes``."""
+    profile = options.profile
     trt_logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(trt_logger)
     network = builder.create_network(0)
@@ -57,12 +64,12 @@ def build_engine(
         raise ModelError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if fp16:
+    if options.fp16:
         config.set_flag(trt.BuilderFlag.FP16)
     optimization_profile = builder.create_optimization_profile()
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
-        item_shape = tuple(tensor.shape)[1:]
+        item_shape = fixed_item_shape(tensor.name, tuple(tensor.shape)[1:], options)
         optimization_profile.set_shape(
             tensor.name,
             (profile.min_batch, *item_shape),
@@ -96,7 +103,7 @@ class TensorRTRuntime(ClosingContext):
         self._context = self._engine.create_execution_context()
         _check(self._context, "create an execution context")
         self._stream = torch.cuda.Stream(device=self._device)
-        self.inputs, self.outputs = self._tensor_specs(trt)
+        self.inputs, self.outputs = self._tensor_specs(trt, options)
         self._buffers = {
             spec.name: torch.empty(
                 (options.profile.max_batch, *spec.shape[1:]),
@@ -118,10 +125,11 @@ class TensorRTRuntime(ClosingContext):
             compute_capability=torch.cuda.get_device_capability(self._device),
             precision="fp16" if options.fp16 else "fp32",
             profile=options.profile,
+            item_shapes=options.item_shapes,
         )
         cache_dir = options.engine_cache_dir
         if cache_dir is None:
-            return build_engine(trt, model_path, options.profile, options.fp16, None)
+            return build_engine(trt, model_path, options, None)
         cache_dir.mkdir(parents=True, exist_ok=True)
         engine_path = key.engine_path(cache_dir, model_path.stem)
         if engine_path.exists():
@@ -129,19 +137,38 @@ class TensorRTRuntime(ClosingContext):
             return engine_path.read_bytes()
         logger.info("building TensorRT engine for %s (minutes on first run)", model_path.name)
         timings = timing_cache_path(cache_dir, key.tensorrt_version, key.gpu_name)
-        engine_bytes = build_engine(trt, model_path, options.profile, options.fp16, timings)
+        engine_bytes = build_engine(trt, model_path, options, timings)
         engine_path.write_bytes(engine_bytes)
         key.write_sidecar(engine_path)
         return engine_bytes
 
-    def _tensor_specs(self, trt: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
-        inputs, outputs = [], []
-        for index in range(self._engine.num_io_tensors):
-            name = self._engine.get_tensor_name(index)
+    def _tensor_specs(
+        self, trt: Any, options: RuntimeOptions
+    ) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+        """Input shapes as built; output shapes as the context resolves them for those
+        (the engine reports -1 for dims that depend on an input's dynamic dims)."""
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        input_names = [
+            name for name in names if self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+        ]
+        inputs = []
+        for name in input_names:
+            item_shape = fixed_item_shape(
+                name, tuple(self._engine.get_tensor_shape(name))[1:], options
+            )
+            shape = (options.profile.max_batch, *item_shape)
+            _check(self._context.set_input_shape(name, shape), f"set {name} shape")
             dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
-            shape = (None, *tuple(self._engine.get_tensor_shape(name))[1:])
-            is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            (inputs if is_input else outputs).append(TensorSpec(name, shape, dtype))
+            inputs.append(TensorSpec(name, (None, *item_shape), dtype))
+        outputs = [
+            TensorSpec(
+                name,
+                (None, *tuple(self._context.get_tensor_shape(name))[1:]),
+                np.dtype(trt.nptype(self._engine.get_tensor_dtype(name))),
+            )
+            for name in names
+            if name not in input_names
+        ]
         return tuple(inputs), tuple(outputs)
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

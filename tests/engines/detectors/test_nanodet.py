@@ -100,7 +100,7 @@ def test_dynamic_model_equals_the_old_fixed_model_at_416(detector) -> None:
 
 def strong_boxes(detector, outputs, canvas_hw, min_score=0.45):
     boxes, scores = decode_nanodet(outputs, canvas_hw, min_score)
-    return detector._suppress(boxes, scores)
+    return detector.suppress(boxes, scores)
 
 
 @pytest.mark.parametrize("canvas_wh", [(448, 416), (416, 480), (512, 512), (960, 544)])
