@@ -311,7 +311,10 @@ def prepare_yolox_nano(model_dir: Path) -> Path:
             f"{source} not found: put the official YOLOX-Nano ONNX export (sha256 "
             f"{SOURCE_SHA256}) there"
         )
-    model = onnx.load(str(source))
+    try:
+        model = onnx.load(str(source))
+    except Exception as error:  # protobuf's DecodeError and kin: not an ONNX file at all
+        raise ModelError(f"{source} is not an ONNX model: {error}") from error
     inputs = _graph_signature(onnx, model.graph.input)
     outputs = _graph_signature(onnx, model.graph.output)
     check_yolox_signature(inputs, outputs, describe=f"inputs {inputs}, outputs {outputs}")

@@ -174,6 +174,14 @@ def test_wrong_signatures_are_clear_errors(tmp_path, export, found) -> None:
         YoloxPersonDetector(runtime)
 
 
+@pytest.mark.parametrize("content", [b"\x08\xff\xff", b"not an onnx file at all \xff\x00"])
+def test_a_file_that_is_not_onnx_is_a_clear_error(tmp_path, content) -> None:
+    pytest.importorskip("onnx")
+    (tmp_path / SOURCE_FILE).write_bytes(content)
+    with pytest.raises(ModelError, match=r"not an ONNX model|not a YOLOX-Nano model"):
+        prepare_yolox_nano(tmp_path)
+
+
 def test_prepare_then_load(known_synthetic) -> None:
     path = prepare_yolox_nano(known_synthetic)
     manifest = json.loads((known_synthetic / "manifest.json").read_text())
