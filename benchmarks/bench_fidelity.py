@@ -43,7 +43,7 @@ from posecast.engines.blazepose import (
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 from posecast.engines.geometry.rois import Roi, roi_from_box, roi_world_to_camera
 from posecast.engines.pose_alignment import PoseAlignmentConfig, PoseAlignmentDetector
 from posecast.engines.runtimes import RuntimeOptions, create_runtime

@@ -18,7 +18,7 @@ from clip import read_frames
 
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import BlazePoseLandmarkModel
-from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 from posecast.engines.geometry.rois import roi_from_box
 from posecast.engines.runtimes import RuntimeOptions, create_runtime, warm_up
 

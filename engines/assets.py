@@ -71,3 +71,26 @@ def model_path(name: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
     stat = path.stat()
     _verified(path, entry["sha256"], stat.st_size, stat.st_mtime_ns)
     return path
+
+
+def lists_model(name: str, model_dir: Path) -> bool:
+    """Whether ``model_dir`` has a manifest that lists model ``name``."""
+    manifest_path = Path(model_dir) / "manifest.json"
+    return manifest_path.is_file() and name in read_manifest(model_dir)
+
+
+def resolve_model_path(name: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
+    """Path of model ``name`` from a user's model directory, else the shipped one.
+
+    A user's directory (``--model-dir``) may hold only the models it adds or replaces (the
+    heavy landmark model, a prepared YOLOX-Nano); everything its manifest does not list comes
+    from the shipped models.
+
+    Raises:
+        ModelError: neither directory lists it, a missing file, or a sha256 mismatch.
+    """
+    if Path(model_dir) != DEFAULT_MODEL_DIR and lists_model(name, model_dir):
+        return model_path(name, model_dir)
+    if not lists_model(name, DEFAULT_MODEL_DIR):
+        return model_path(name, model_dir)  # raises with the user's directory in the message
+    return model_path(name, DEFAULT_MODEL_DIR)

@@ -11,13 +11,13 @@ Output is in BlazePose's own 33-landmark set; ``FramePoses.to_skeleton`` convert
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from posecast.engines.assets import DEFAULT_MODEL_DIR, model_path
+from posecast.engines.assets import DEFAULT_MODEL_DIR, resolve_model_path
 from posecast.engines.blazepose import (
     NUM_LANDMARKS,
     SKELETON,
@@ -140,31 +140,24 @@ class PoseEstimator:
         config: EstimatorConfig | None = None,
         runtime_options: RuntimeOptions | None = None,
         model_dir: Path = DEFAULT_MODEL_DIR,
-        detector_model_dir: Path | None = None,
     ) -> PoseEstimator:
         """Load the models (sha256-checked) with the given runtime options.
 
         Args:
             config: what to run.
             runtime_options: how to run every model.
-            model_dir: the BlazePose models (and NanoDet).
-            detector_model_dir: the detector's model directory, if not ``model_dir`` (a
-                user's prepared YOLOX-Nano directory).
+            model_dir: a user's model directory (the heavy landmark model, a prepared
+                YOLOX-Nano); models its manifest does not list come from the shipped ones.
         """
         config = config or EstimatorConfig()
-        detector = load_detector(
-            config.detector_model,
-            detector_model_dir or model_dir,
-            runtime_options,
-            config.detector,
-        )
+        detector = load_detector(config.detector_model, model_dir, runtime_options, config.detector)
         pose_runtime = create_runtime(
-            model_path(f"pose_landmark_{config.pose_model}", model_dir), runtime_options
+            resolve_model_path(f"pose_landmark_{config.pose_model}", model_dir), runtime_options
         )
         aligner = None
         if config.roi_source == "alignment":
             aligner_runtime = create_runtime(
-                model_path("pose_detection", model_dir), runtime_options
+                resolve_model_path("pose_detection", model_dir), runtime_options
             )
             aligner = PoseAlignmentDetector(aligner_runtime)
         return cls(
@@ -173,6 +166,14 @@ class PoseEstimator:
             config,
             aligner,
         )
+
+    def with_min_person_height(self, min_person_height_px: float) -> PoseEstimator:
+        """The same models, detecting persons down to ``min_person_height_px`` frame pixels
+        (the detector's input size rule; one stream's setting, the runtimes are shared)."""
+        detector_config = replace(self.detector.config, min_person_height_px=min_person_height_px)
+        config = replace(self.config, detector=detector_config)
+        detector = self.detector.with_config(detector_config)
+        return PoseEstimator(detector, self.pose_model, config, self.aligner)
 
     def estimate(
         self,

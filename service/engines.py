@@ -10,6 +10,9 @@ call waits for its batch without blocking the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+
+import numpy as np
 
 from posecast.engines.batched_runtime import BatchedRuntime
 from posecast.engines.batcher import (
@@ -19,11 +22,13 @@ from posecast.engines.batcher import (
     stacking_run_batch,
 )
 from posecast.engines.blazepose import BlazePoseLandmarkModel
-from posecast.engines.detector import NanoDetPersonDetector
 from posecast.engines.estimator import PoseEstimator
 from posecast.engines.pose_alignment import PoseAlignmentDetector
 from posecast.engines.runtimes import Runtime, warm_up
 from posecast.pipeline.stream import FrameEstimator
+
+RunBatch = Callable[[list[Mapping[str, np.ndarray]]], list[dict[str, np.ndarray]]]
+"""A model's batch function: per-item named inputs -> per-item named outputs."""
 
 
 class PoseEngines:
@@ -47,24 +52,31 @@ class PoseEngines:
         if self._batchers:
             return
         direct = self._direct_estimator
-        runtimes = {"detector": direct.detector.runtime, "pose": direct.pose_model.runtime}
+        sizes = self._batching.run_batch_sizes
+        # The detector batches frames of different sizes at their common canvas (its own
+        # run_batch pads them); the crop models stack same-size crops.
+        await asyncio.to_thread(direct.detector.warm_up, sizes)
+        detector = self._batched("detector", direct.detector.runtime, direct.detector.run_batch)
+        pose_runtime = direct.pose_model.runtime
+        await asyncio.to_thread(warm_up, pose_runtime, sizes)
+        pose = self._batched("pose", pose_runtime, stacking_run_batch(pose_runtime))
+        aligner = None
         if direct.aligner is not None:
-            runtimes["alignment"] = direct.aligner.runtime
-        batched = {name: await self._batched(name, runtime) for name, runtime in runtimes.items()}
+            aligner_runtime = direct.aligner.runtime
+            await asyncio.to_thread(warm_up, aligner_runtime, sizes)
+            aligner = PoseAlignmentDetector(
+                self._batched("alignment", aligner_runtime, stacking_run_batch(aligner_runtime)),
+                direct.aligner.config,
+            )
         self.estimator = PoseEstimator(
-            NanoDetPersonDetector(batched["detector"], direct.detector.config),
-            BlazePoseLandmarkModel(batched["pose"], direct.pose_model.config),
+            direct.detector.with_runtime(detector),
+            BlazePoseLandmarkModel(pose, direct.pose_model.config),
             direct.config,
-            None
-            if direct.aligner is None
-            else PoseAlignmentDetector(batched["alignment"], direct.aligner.config),
+            aligner,
         )
 
-    async def _batched(self, name: str, runtime: Runtime) -> BatchedRuntime:
-        await asyncio.to_thread(warm_up, runtime, self._batching.run_batch_sizes)
-        batcher = DynamicBatcher(
-            stacking_run_batch(runtime), self._batching, name=name, observer=self._observer
-        )
+    def _batched(self, name: str, runtime: Runtime, run_batch: RunBatch) -> BatchedRuntime:
+        batcher = DynamicBatcher(run_batch, self._batching, name=name, observer=self._observer)
         batcher.start()
         self._batchers.append(batcher)
         return BatchedRuntime(runtime, batcher, asyncio.get_running_loop())

@@ -9,6 +9,7 @@ and stops them.
 from __future__ import annotations
 
 from posecast.engines.batcher import BatcherConfig, BatcherObserver
+from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.runtimes import RuntimeOptions
 from posecast.service.engines import PoseEngines
@@ -28,9 +29,16 @@ def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> 
         engine_cache_dir=settings.engine_cache_dir,
         fp16=settings.fp16,
     )
-    estimator = PoseEstimator.from_config(
-        EstimatorConfig(pose_model=settings.pose_model), options, settings.model_dir
+    input_size_wh = (
+        None if settings.detector_input is None else parse_input_size_wh(settings.detector_input)
     )
+    detector = DetectorConfig(
+        min_person_height_px=settings.min_person_height_px, input_size_wh=input_size_wh
+    )
+    config = EstimatorConfig(
+        pose_model=settings.pose_model, detector_model=settings.detector, detector=detector
+    )
+    estimator = PoseEstimator.from_config(config, options, settings.model_dir)
     batching = BatcherConfig(
         max_batch_size=settings.max_batch_size,
         max_delay_s=settings.max_batch_delay_s,

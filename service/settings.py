@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from posecast.engines.assets import DEFAULT_MODEL_DIR
+from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.errors import InvalidInputError
 from posecast.wire.protocol import FRAME_HEADER_ALLOWANCE_BYTES
@@ -59,7 +60,24 @@ class ServiceSettings(BaseSettings):
     # Models.
     pose_model: Literal["lite", "full", "heavy"] = Field("full", description="BlazePose variant")
     model_dir: Path = Field(
-        DEFAULT_MODEL_DIR, description="folder with the ONNX models and their manifest"
+        DEFAULT_MODEL_DIR,
+        description="folder of user-supplied models with their manifest (heavy landmark "
+        "model, prepared YOLOX-Nano); models it does not list come from the shipped ones",
+    )
+    detector: Literal["nanodet", "yolox-nano"] = Field(
+        "nanodet", description="person detector (yolox-nano: prepared in model_dir)"
+    )
+    min_person_height_px: float = Field(
+        DetectorConfig.min_person_height_px,
+        ge=8.0,
+        le=4000.0,
+        description="default height in frame pixels of the smallest person to find (sets the "
+        "detector's input size; a stream's config may ask for another)",
+    )
+    detector_input: str | None = Field(
+        None,
+        description="fixed detector input WIDTHxHEIGHT (multiples of 32) instead of the "
+        "rule; needed for TensorRT, e.g. 960x544",
     )
     provider: Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"] = Field(
         "cpu", description="where the models run"
@@ -136,6 +154,13 @@ class ServiceSettings(BaseSettings):
         if any(not key.get_secret_value() for key in keys):
             raise ValueError("API keys must not be empty")
         return keys
+
+    @field_validator("detector_input")
+    @classmethod
+    def _input_size(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_input_size_wh(text)
+        return text
 
     @field_validator("default_skeleton")
     @classmethod

@@ -91,6 +91,23 @@ class DetectorConfig:
             object.__setattr__(self, "input_size_wh", size)
 
 
+def parse_input_size_wh(text: str) -> tuple[int, int]:
+    """``"960x544"`` -> (960, 544): a detector input size as users write it.
+
+    Raises:
+        InvalidInputError: not two positive integers joined by ``x``.
+    """
+    width, separator, height = text.strip().lower().partition("x")
+    if not separator or not width.isdigit() or not height.isdigit():
+        raise InvalidInputError(
+            f"expected an input size WIDTHxHEIGHT such as 960x544, got {text!r}"
+        )
+    size = (int(width), int(height))
+    if min(size) <= 0:
+        raise InvalidInputError(f"input size must be positive, got {text!r}")
+    return size
+
+
 @dataclass(frozen=True)
 class PersonBoxes:
     """Persons of one image.
@@ -149,6 +166,10 @@ class PersonDetector(Protocol):
 
     def with_runtime(self, runtime: Runtime) -> PersonDetector:
         """The same detector (config, decoding) over another runtime, e.g. a batched one."""
+        ...
+
+    def with_config(self, config: DetectorConfig) -> PersonDetector:
+        """The same model (shared runtime) with other thresholds or input size rule."""
         ...
 
     def warm_up(

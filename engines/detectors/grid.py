@@ -218,6 +218,10 @@ class GridPersonDetector:
         """The same detector over another runtime (e.g. a ``BatchedRuntime``)."""
         return type(self)(runtime, self.config)
 
+    def with_config(self, config: DetectorConfig) -> Self:
+        """The same model (shared runtime) with other thresholds or input size rule."""
+        return type(self)(self.runtime, config)
+
     def warm_up(
         self, batch_sizes: Sequence[int], frame_size_wh: tuple[int, int] | None = None
     ) -> None:

@@ -7,7 +7,7 @@ import importlib
 from pathlib import Path
 from typing import Literal, get_args
 
-from posecast.engines.assets import DEFAULT_MODEL_DIR, model_path
+from posecast.engines.assets import DEFAULT_MODEL_DIR, resolve_model_path
 from posecast.engines.detectors.base import DetectorConfig, PersonDetector
 from posecast.engines.runtimes import RuntimeOptions, create_runtime
 from posecast.errors import InvalidInputError
@@ -21,11 +21,11 @@ def load_nanodet(
     runtime_options: RuntimeOptions | None = None,
     config: DetectorConfig | None = None,
 ) -> PersonDetector:
-    """The shipped NanoDet (``nanodet_416`` of the model directory's manifest)."""
+    """NanoDet: ``nanodet_416`` of the model directory's manifest, else the shipped one."""
     from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 
     options = NanoDetPersonDetector.runtime_options(runtime_options, config)
-    runtime = create_runtime(model_path("nanodet_416", model_dir), options)
+    runtime = create_runtime(resolve_model_path("nanodet_416", model_dir), options)
     return NanoDetPersonDetector(runtime, config)
 
 
@@ -45,8 +45,7 @@ def load_detector(
 
     Args:
         name: ``nanodet`` (shipped, the default model directory) or ``yolox-nano``
-            (user-supplied: a directory prepared with
-            ``python -m posecast.engines.detectors prepare-yolox DIR``).
+            (user-supplied: a directory prepared with ``posecast models prepare-yolox DIR``).
         model_dir: where its model file and manifest.json are.
         runtime_options: how to run it.
         config: thresholds and input size.

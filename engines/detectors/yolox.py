@@ -5,7 +5,7 @@ The user puts the official ONNX export, ``yolox_nano.onnx`` (sha256 ``695e750a..
 ``images`` 1 x 3 x 416 x 416, output ``output`` 1 x 3549 x 85), in a model directory and runs
 once (needs the ``onnx`` package, ``pip install 'posecast[yolox]'``)::
 
-    python -m posecast.engines.detectors prepare-yolox DIR
+    posecast models prepare-yolox DIR
 
 which checks the file (signature, then sha256), makes its batch and input size dynamic (the
 first element of the three ``[1, 85, -1]`` Reshape shapes becomes 0, the input's dimensions
@@ -53,7 +53,7 @@ SOURCE_SHA256 = "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab1
 MODEL_NAME = "yolox_nano"
 """Its entry in the model directory's manifest.json."""
 DYNAMIC_FILE = "yolox_nano_dynamic.onnx"
-PREPARE_COMMAND = "python -m posecast.engines.detectors prepare-yolox {model_dir}"
+PREPARE_COMMAND = "posecast models prepare-yolox {model_dir}"
 SOURCE_INPUT_SHAPE = (1, 3, 416, 416)
 SOURCE_OUTPUT_SHAPE = (1, 3549, VALUES_PER_CELL)
 RESHAPE_SHAPE = (1, VALUES_PER_CELL, -1)

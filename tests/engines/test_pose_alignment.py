@@ -11,7 +11,7 @@ import pytest
 
 from posecast.engines.assets import model_path
 from posecast.engines.blazepose import NUM_LANDMARKS, BlazePoseConfig, BlazePoseLandmarkModel
-from posecast.engines.detector import NanoDetPersonDetector
+from posecast.engines.detectors.nanodet import NanoDetPersonDetector
 from posecast.engines.geometry.rois import (
     roi_from_alignment_points,
     roi_from_box,

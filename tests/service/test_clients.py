@@ -83,16 +83,21 @@ def test_every_client_wait_has_a_timeout(server: RunningServer) -> None:
     """Nothing sent, nothing to receive: both streams give up after their timeout."""
 
     async def wait_async() -> None:
-        async with AsyncPosecastClient(server.http_url) as client:
-            async with await client.stream(stream="idle") as stream:
-                await stream.recv(timeout_s=0.2)
+        async with (
+            AsyncPosecastClient(server.http_url) as client,
+            await client.stream(stream="idle") as stream,
+        ):
+            await stream.recv(timeout_s=0.2)
 
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         asyncio.run(wait_async())
-    with PosecastClient(server.http_url) as client, client.stream(stream="idle") as stream:
-        with pytest.raises(TimeoutError):
-            stream.recv(timeout_s=0.2)
+    with (
+        PosecastClient(server.http_url) as client,
+        client.stream(stream="idle") as stream,
+        pytest.raises(TimeoutError),
+    ):
+        stream.recv(timeout_s=0.2)
     assert time.monotonic() - start < 10
 
 
