@@ -10,7 +10,16 @@ from collections.abc import Sequence
 
 from posecast.errors import PosecastError
 
-SUBCOMMAND_MODULES = ("pose", "track", "retrack", "run3dpw", "eval3dpw", "serve", "stream")
+SUBCOMMAND_MODULES = (
+    "pose",
+    "track",
+    "retrack",
+    "run3dpw",
+    "eval3dpw",
+    "serve",
+    "stream",
+    "calibrate",
+)
 """Modules of ``clients.commands``; each registers its subparser and sets ``run``."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.scene import Scene
+from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.engines.runtimes import RuntimeOptions
 from posecast.settings import bounded_fields
@@ -68,10 +70,13 @@ def add_camera_options(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_FOV_DEG})",
     )
     exclusive.add_argument(
+        "--camera",
         "--intrinsics",
+        dest="intrinsics",
         type=Path,
         metavar="FILE",
-        help='JSON camera file: {"K": [[fx,0,cx],[0,fy,cy],[0,0,1]], "distortion": [...]}',
+        help='JSON camera or scene file (docs/scene.md): {"K": [[fx,0,cx],[0,fy,cy],[0,0,1]], '
+        '"distortion": [...], "ground": {...}}, e.g. from posecast calibrate',
     )
 
 
@@ -85,8 +90,48 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator:
 def camera_for(args: argparse.Namespace, width: int, height: int) -> Camera:
     """The camera the camera options describe, for an image of this size."""
     if args.intrinsics is not None:
-        return Camera.from_json(args.intrinsics)
+        return scene_for(args).camera  # type: ignore[union-attr]
     return Camera.from_fov(width, height, args.fov)
+
+
+def scene_for(args: argparse.Namespace) -> Scene | None:
+    """The scene file of ``--camera``, or None.
+
+    Raises:
+        InvalidInputError: an unreadable or malformed file (the message names it).
+    """
+    return None if args.intrinsics is None else Scene.from_json(args.intrinsics)
+
+
+def add_scene_options(parser: argparse.ArgumentParser) -> None:
+    """Self-calibration and placement settings as options (absent: the default)."""
+    _add_settings(
+        parser.add_argument_group("scene self-calibration"),
+        CalibrationConfig,
+        "calibration_",
+        "calibration-",
+    )
+    _add_settings(
+        parser.add_argument_group("placement"), PlacementConfig, "placement_", "placement-"
+    )
+
+
+def scene_configs(
+    args: argparse.Namespace, **calibration_overrides: Any
+) -> tuple[CalibrationConfig, PlacementConfig]:
+    """The settings the scene options (``add_scene_options``) ask for.
+
+    Raises:
+        InvalidInputError: a value out of its range.
+    """
+    calibration = _given(args, CalibrationConfig, "calibration_") | calibration_overrides
+    placement = _given(args, PlacementConfig, "placement_")
+    return CalibrationConfig(**calibration), PlacementConfig(**placement)
+
+
+def _given(args: argparse.Namespace, config_type: type, prefix: str) -> dict[str, Any]:
+    values = {spec.name: getattr(args, prefix + spec.name) for spec in bounded_fields(config_type)}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _add_settings(

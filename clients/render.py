@@ -1,4 +1,5 @@
-"""Pictures of tracking results: 2D skeleton overlays and a top-down plot of 3D trajectories.
+"""Pictures of tracking results: 2D skeleton overlays, the ground grid and horizon of a known
+scene, and a top-down plot of 3D trajectories.
 
 Drawn with OpenCV only, so rendering needs no plotting library.
 """
@@ -11,9 +12,14 @@ import cv2
 import numpy as np
 
 from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from posecast.engines.geometry.camera import world_to_camera
+from posecast.engines.geometry.ground import MIN_RAY_DESCENT, horizon_line_px
+from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.skeletons import get_skeleton
 
 UNTRACKED_COLOUR_RGB = (200, 200, 200)
+GRID_COLOUR_RGB = (90, 200, 255)
+HORIZON_COLOUR_RGB = (255, 140, 0)
 
 
 def track_colour_rgb(track_id: int) -> tuple[int, int, int]:
@@ -65,24 +71,90 @@ def draw_skeletons(image_rgb: np.ndarray, poses: FramePoses, min_score: float = 
     return canvas
 
 
+def draw_ground(
+    image_rgb: np.ndarray,
+    scene: Scene,
+    spacing_m: float = 1.0,
+    extent_m: float = 40.0,
+) -> np.ndarray:
+    """A copy of the image with the scene's ground grid (lines every ``spacing_m`` of the
+    ground plane's world frame, every fifth thicker, up to ``extent_m`` from the camera's foot
+    point) and its horizon drawn on it; the image itself when no ground is known."""
+    if scene.ground is None:
+        return image_rgb
+    canvas = image_rgb.copy()
+    width = canvas.shape[1]
+    world_from_camera = scene.world_from_camera
+    centre = world_from_camera[:3, 3]
+    ticks = np.arange(-extent_m, extent_m + 1e-9, spacing_m)
+    samples = np.linspace(-extent_m, extent_m, 161)
+    for tick in ticks:
+        thickness = 2 if round(tick / spacing_m) % 5 == 0 else 1
+        for line in (
+            np.stack([np.full_like(samples, tick), samples], axis=1),
+            np.stack([samples, np.full_like(samples, tick)], axis=1),
+        ):
+            points_world = np.concatenate([line + centre[:2], np.zeros((len(line), 1))], axis=1)
+            _draw_world_polyline(canvas, scene, world_from_camera, points_world, thickness)
+    a, b, c = horizon_line_px(scene.camera.K, scene.ground)
+    if abs(b) > 1e-9:  # v = -(a u + c) / b at the left and right edges
+        left, right = round(-c / b), round(-(c + a * (width - 1)) / b)
+        cv2.line(canvas, (0, left), (width - 1, right), HORIZON_COLOUR_RGB, 2, cv2.LINE_AA)
+    return canvas
+
+
+def _draw_world_polyline(
+    canvas: np.ndarray,
+    scene: Scene,
+    world_from_camera: np.ndarray,
+    points_world: np.ndarray,
+    thickness: int,
+) -> None:
+    """Draw the parts of a ground polyline that lie in front of the camera, below the
+    horizon and not absurdly far (the grid would turn into noise near the horizon)."""
+    points_cam = world_to_camera(points_world, world_from_camera)
+    ranges = np.linalg.norm(points_cam, axis=1)
+    descent = (points_cam @ scene.ground.normal_cam) / np.maximum(ranges, 1e-9)
+    visible = (points_cam[:, 2] > 0.1) & (descent < -max(MIN_RAY_DESCENT, 0.02))
+    height, width = canvas.shape[:2]
+    pixels = np.full((len(points_cam), 2), np.nan)
+    if visible.any():
+        pixels[visible] = scene.camera.project(points_cam[visible])
+    inside = visible & (np.abs(pixels[:, 0]) < 4 * width) & (np.abs(pixels[:, 1]) < 4 * height)
+    start = None
+    for i in range(len(pixels) + 1):
+        if i < len(pixels) and inside[i]:
+            start = i if start is None else start
+            continue
+        if start is not None and i - start >= 2:
+            polyline = np.round(pixels[start:i]).astype(np.int32)
+            cv2.polylines(canvas, [polyline], False, GRID_COLOUR_RGB, thickness, cv2.LINE_AA)
+        start = None
+
+
 def plot_trajectories(
     trajectories_m: Mapping[int, Sequence[tuple[float, float]]],
     size_px: int = 800,
     margin_px: int = 60,
+    axis_names: tuple[str, str] = ("x (m)", "depth z (m)"),
+    camera_m: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """Top-down view (x right, depth z up) of each track's ground positions, as an RGB image.
+    """Top-down view of each track's ground positions, as an RGB image.
 
     Args:
-        trajectories_m: track id -> [(x_m, z_m), ...] in camera coordinates.
+        trajectories_m: track id -> [(right_m, forward_m), ...]: camera x and z, or on a
+            ground plane's world frame -y and x (the camera at the bottom looking up).
         size_px: side of the square picture.
         margin_px: room for the axis labels.
+        axis_names: labels of the horizontal and vertical axes.
+        camera_m: where to mark the camera (its foot point), if anywhere.
     """
     canvas = np.full((size_px, size_px, 3), 255, np.uint8)
     points = [p for path in trajectories_m.values() for p in path]
     if not points:
         cv2.putText(canvas, "no tracks", (margin_px, size_px // 2), 0, 1.0, (0, 0, 0), 2)
         return canvas
-    xz = np.array(points)
+    xz = np.array(points + ([camera_m] if camera_m is not None else []))
     low, high = xz.min(axis=0) - 0.5, xz.max(axis=0) + 0.5
     span_m = float(max(high - low))
     scale = (size_px - 2 * margin_px) / span_m
@@ -102,8 +174,12 @@ def plot_trajectories(
         v = to_px(low[0], z_m)[1]
         cv2.line(canvas, (margin_px, v), (size_px - margin_px, v), (225, 225, 225), 1)
         cv2.putText(canvas, f"{z_m:.0f}", (10, v + 4), 0, 0.4, (0, 0, 0))
-    cv2.putText(canvas, "x (m)", (size_px // 2, size_px - 15), 0, 0.5, (0, 0, 0), 1)
-    cv2.putText(canvas, "depth z (m)", (10, margin_px - 20), 0, 0.5, (0, 0, 0), 1)
+    cv2.putText(canvas, axis_names[0], (size_px // 2, size_px - 15), 0, 0.5, (0, 0, 0), 1)
+    cv2.putText(canvas, axis_names[1], (10, margin_px - 20), 0, 0.5, (0, 0, 0), 1)
+    if camera_m is not None:
+        u, v = to_px(*camera_m)
+        cv2.drawMarker(canvas, (u, v), (0, 0, 0), cv2.MARKER_TRIANGLE_UP, 16, 2)
+        cv2.putText(canvas, "camera", (u + 10, v + 4), 0, 0.45, (0, 0, 0), 1)
     for track_id, path in sorted(trajectories_m.items()):
         colour = track_colour_rgb(track_id)
         pixels = np.array([to_px(x, z) for x, z in path], np.int32)

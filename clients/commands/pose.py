@@ -9,12 +9,16 @@ from pathlib import Path
 from posecast.clients.options import (
     add_camera_options,
     add_model_options,
+    add_scene_options,
     add_skeleton_option,
-    camera_for,
     estimator_for,
+    scene_configs,
+    scene_for,
 )
+from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.scene import Scene
 from posecast.engines.images import read_image
-from posecast.pipeline.stream import with_world_joints
+from posecast.pipeline.scene import place_single_image, scene_status
 from posecast.pipeline.wire import single_image_message
 
 
@@ -32,16 +36,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     add_skeleton_option(parser)
     add_camera_options(parser)
+    add_scene_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    _, placement = scene_configs(args)
     image = read_image(args.image)
     height, width = image.shape[:2]
-    camera = camera_for(args, width, height)
-    estimate = estimator_for(args).estimate(image, camera)
-    poses = with_world_joints(estimate.poses, camera).to_skeleton(args.skeleton)
-    message = single_image_message(poses, width, height, estimate.timing_ms, str(args.image))
+    scene = scene_for(args) or Scene(camera=Camera.from_fov(width, height, args.fov))
+    scene.check_image_size(width, height)
+    estimate = estimator_for(args).estimate(image, scene.camera)
+    poses, placements = place_single_image(estimate.poses, scene, (width, height), placement)
+    message = single_image_message(
+        poses.to_skeleton(args.skeleton),
+        width,
+        height,
+        estimate.timing_ms,
+        str(args.image),
+        placements,
+        scene_status(scene),
+    )
     text = message.model_dump_json(indent=None) + "\n"
     if args.output is None:
         sys.stdout.write(text)

@@ -16,13 +16,16 @@ from posecast.clients.media import FrameSource
 from posecast.clients.options import (
     add_camera_options,
     add_model_options,
+    add_scene_options,
     add_skeleton_option,
     add_tracker_options,
-    camera_for,
     estimator_for,
+    scene_configs,
+    scene_for,
     tracker_config,
 )
-from posecast.clients.render import draw_skeletons, plot_trajectories
+from posecast.clients.render import draw_ground, draw_skeletons, plot_trajectories
+from posecast.engines.geometry.scene import Scene, SceneState
 from posecast.pipeline.stream import StreamConfig, StreamPipeline, TrackedFrame
 from posecast.pipeline.wire import frame_message
 
@@ -36,8 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", help="video file, folder of images, or camera index (e.g. 0)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="JSONL output file")
-    parser.add_argument("--render", type=Path, help="also write a video with 2D skeletons")
-    parser.add_argument("--plot", type=Path, help="also write a top-down plot of trajectories")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        help="also write a video with 2D skeletons (and the ground grid and horizon once the "
+        "scene is known)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        help="also write a top-down plot of trajectories (on the ground plane once the scene "
+        "is known, else camera x and depth)",
+    )
     parser.add_argument("--fps", type=float, help="frame rate of an image folder (default 10)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument(
@@ -55,19 +68,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     add_skeleton_option(parser)
     add_camera_options(parser)
+    add_scene_options(parser)
     add_tracker_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     tracker = tracker_config(args)
+    scene = scene_for(args)
+    calibration, placement = scene_configs(args)
     source = FrameSource(args.input, fps=args.fps)
     estimator = estimator_for(args)
-    trajectories: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    trajectories = _Trajectories()
     with ExitStack() as stack:
         stack.enter_context(source)
         writer = stack.enter_context(frame_message_writer(args.output))
-        stack.callback(_write_plot, args.plot, trajectories)
+        stack.callback(trajectories.write_plot, args.plot)
         renderer: list[cv2.VideoWriter] = []
         stack.callback(lambda: [video.release() for video in renderer])
         progress = stack.enter_context(
@@ -78,47 +94,78 @@ def run(args: argparse.Namespace) -> int:
             if args.max_frames is not None and frame.index >= args.max_frames:
                 break
             if pipeline is None:
-                height, width = frame.image_rgb.shape[:2]
-                camera = camera_for(args, width, height)
                 config = StreamConfig(
                     args.skeleton,
-                    camera,
+                    scene=scene,
+                    fov_deg=args.fov,
                     tracker=tracker,
                     detect_every=args.detect_every,
                     is_tracking_enabled=not args.no_tracking,
+                    calibration=calibration,
+                    placement=placement,
                 )
                 pipeline = StreamPipeline(estimator, config)
             tracked = pipeline.process(frame.image_rgb, frame.timestamp_s)
             writer.write(frame_message(tracked, stream=str(args.input)))
-            _collect_trajectories(tracked, trajectories)
+            current = pipeline.scene.current(tracked.width, tracked.height)
+            trajectories.add(tracked, current)
             if args.render is not None:
-                _render(args.render, renderer, frame.image_rgb, tracked, source.fps)
+                _render(args.render, renderer, frame.image_rgb, tracked, current, source.fps)
             progress.update()
             progress.set_postfix(people=len(tracked.poses), refresh=False)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 
-def _collect_trajectories(
-    tracked: TrackedFrame, trajectories: dict[int, list[tuple[float, float]]]
-) -> None:
-    poses = tracked.poses
-    for index in range(len(poses)):
-        if poses.track_states[index] == "confirmed":
+class _Trajectories:
+    """Each confirmed track's ground positions: on the ground plane's world frame once the
+    scene is known (plotted right = -y, forward = x, the camera at the origin), in the user's
+    world frame with extrinsics (x, y), else camera x and depth z (the mean of the joints)."""
+
+    def __init__(self) -> None:
+        self.camera: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        self.world: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        self.is_user_world = False
+
+    def add(self, tracked: TrackedFrame, scene: Scene) -> None:
+        poses = tracked.poses
+        self.is_user_world = scene.camera.world_from_camera is not None
+        for index in range(len(poses)):
+            if poses.track_states[index] != "confirmed":
+                continue
+            track_id = int(poses.track_ids[index])
             centre = poses.joints_cam_m[index].mean(axis=0)
-            trajectories[int(poses.track_ids[index])].append((float(centre[0]), float(centre[2])))
+            self.camera[track_id].append((float(centre[0]), float(centre[2])))
+            if poses.joints_world_m is not None:
+                x, y = poses.joints_world_m[index].mean(axis=0)[:2]
+                point = (float(x), float(y)) if self.is_user_world else (-float(y), float(x))
+                self.world[track_id].append(point)
+
+    def write_plot(self, path: Path | None) -> None:
+        if path is None:
+            return
+        if self.world and self.is_user_world:
+            picture = plot_trajectories(self.world, axis_names=("world x (m)", "world y (m)"))
+        elif self.world:
+            names = ("right, -y (m)", "forward on the ground, x (m)")
+            picture = plot_trajectories(self.world, axis_names=names, camera_m=(0.0, 0.0))
+        else:
+            picture = plot_trajectories(self.camera)
+        cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 
 def _render(
-    path: Path, renderer: list[cv2.VideoWriter], image_rgb, tracked: TrackedFrame, fps: float
+    path: Path,
+    renderer: list[cv2.VideoWriter],
+    image_rgb,
+    tracked: TrackedFrame,
+    scene: Scene,
+    fps: float,
 ) -> None:
     if not renderer:
         size = (tracked.width, tracked.height)
         renderer.append(cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size))
+    if scene.state in (SceneState.GIVEN, SceneState.CALIBRATED):
+        image_rgb = draw_ground(image_rgb, scene)
     overlay = draw_skeletons(image_rgb, tracked.poses)
     renderer[0].write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-
-
-def _write_plot(path: Path | None, trajectories: dict[int, list[tuple[float, float]]]) -> None:
-    if path is not None:
-        cv2.imwrite(str(path), cv2.cvtColor(plot_trajectories(trajectories), cv2.COLOR_RGB2BGR))

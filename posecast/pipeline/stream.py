@@ -9,7 +9,7 @@ the pipeline only needs something that estimates one frame (``FrameEstimator``: 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +18,17 @@ from posecast.engines.estimator import FrameEstimate
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.rois import Roi
+from posecast.engines.geometry.scene import Scene
+from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.errors import InvalidInputError
+from posecast.pipeline.scene import (
+    SceneStatus,
+    StreamScene,
+    placements_after_tracking,
+    scene_of_camera,
+    with_world_joints,
+)
 from posecast.tracker.config import TrackerConfig
 from posecast.tracker.references import ReferencePoses
 from posecast.tracker.tracker import Tracker
@@ -47,7 +56,11 @@ class StreamConfig:
         skeleton: output joint set (tracking runs on the native set, converted at the end).
         camera: the stream's camera; None: a pinhole with ``fov_deg`` for each frame's size.
             Its extrinsics, when given, put every person in the world frame too.
-        fov_deg: field of view used when ``camera`` is None.
+        scene: the stream's scene file instead of ``camera`` (``Scene``: camera, ground
+            plane; docs/scene.md); what it gives is used as given.
+        fov_deg: field of view used when neither gives K.
+        calibration: self-calibration of what is not given (ground plane, focal length).
+        placement: ground-contact placement and the monocular scale.
         tracker: tracker thresholds and association mode.
         references: reference 2D poses by frame index, in the native joint set (for the
             tracker's reference association modes).
@@ -59,7 +72,8 @@ class StreamConfig:
             enter are found up to k - 1 frames later.
 
     Raises:
-        InvalidInputError: an unknown skeleton or ``detect_every`` out of [1, 1000].
+        InvalidInputError: an unknown skeleton, ``detect_every`` out of [1, 1000], or both
+            ``camera`` and ``scene``.
     """
 
     skeleton: str = "blazepose_33"
@@ -69,21 +83,35 @@ class StreamConfig:
     references: dict[int, ReferencePoses] | None = None
     detect_every: int = 1
     is_tracking_enabled: bool = True
+    scene: Scene | None = None
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)
+        if self.camera is not None and self.scene is not None:
+            raise InvalidInputError("give the stream either a camera or a scene, not both")
         if not 1 <= self.detect_every <= MAX_DETECT_EVERY:
             raise InvalidInputError(
                 f"detect_every must be in [1, {MAX_DETECT_EVERY}], got {self.detect_every}"
             )
 
     def camera_for(self, width: int, height: int) -> Camera:
+        if self.scene is not None:
+            return self.scene.camera
         return self.camera or Camera.from_fov(width, height, self.fov_deg)
+
+    def given_scene(self) -> Scene | None:
+        """What the user gave: the scene, or the camera as a scene, or None."""
+        if self.scene is not None:
+            return self.scene
+        return None if self.camera is None else scene_of_camera(self.camera)
 
 
 @dataclass(frozen=True)
 class TrackedFrame:
-    """One processed frame of a stream."""
+    """One processed frame of a stream; ``placements`` (N,): ``"ground"``, ``"monocular"``
+    or ``""`` (a predicted row) per person; ``scene``: the stream's scene at this frame."""
 
     frame_index: int
     was_detected: bool
@@ -93,13 +121,8 @@ class TrackedFrame:
     poses: FramePoses
     timing_ms: dict[str, float]
     dropped_persons: dict[str, int]
-
-
-def with_world_joints(poses: FramePoses, camera: Camera) -> FramePoses:
-    """``poses`` with ``joints_world_m`` when the camera's place in the world is known."""
-    if camera.world_from_camera is None:
-        return poses
-    return replace(poses, joints_world_m=camera.camera_to_world(poses.joints_cam_m))
+    placements: np.ndarray | None = None
+    scene: SceneStatus | None = None
 
 
 class StreamPipeline:
@@ -109,6 +132,12 @@ class StreamPipeline:
         self.estimator = estimator
         self.config = config or StreamConfig()
         self.tracker = Tracker(self.config.tracker)
+        self.scene = StreamScene(
+            self.config.given_scene(),
+            self.config.fov_deg,
+            self.config.calibration,
+            self.config.placement,
+        )
         self.frames_processed = 0
         self._followed_rois: Roi | None = None
         self._frames_since_detection = 0
@@ -120,27 +149,34 @@ class StreamPipeline:
             InvalidInputError: a bad image, or a timestamp not after the previous one.
         """
         height, width = image_rgb.shape[:2]
-        camera = self.config.camera_for(width, height)
+        scene = self.scene.current(width, height)
         # 1. Estimate: detect (unless speed mode follows everyone), pose, place in camera space.
         followed = self._followed_rois
         detect = self._is_detection_due()
-        estimate = self.estimator.estimate(image_rgb, camera, followed, detect)
+        estimate = self.estimator.estimate(image_rgb, scene.camera, followed, detect)
         self._remember_rois(followed, detect, estimate)
-        # 2. Track (or report the persons untracked).
+        # 2. Place everyone on the ground plane where the evidence allows (else monocular).
+        start = time.perf_counter()
+        placed, placements = self.scene.place(estimate.poses, scene, width, height)
+        placed = with_world_joints(placed, scene)
+        place_ms = (time.perf_counter() - start) * 1e3
+        # 3. Track (or report the persons untracked); learn the scene from the tracked.
         start = time.perf_counter()
         frame_index = self.frames_processed
         references = (self.config.references or {}).get(frame_index)
         poses = (
-            self.tracker.update(estimate.poses, timestamp_s, references)
+            self.tracker.update(placed, timestamp_s, references)
             if self.config.is_tracking_enabled
-            else estimate.poses
+            else placed
         )
+        placements = placements_after_tracking(placed, placements, poses)
         track_ms = (time.perf_counter() - start) * 1e3
+        self.scene.observe(poses, frame_index, width, height)
         self.frames_processed += 1
-        # 3. The world frame, when the camera has extrinsics; the asked-for joint set.
-        poses = with_world_joints(poses, camera)
-        timing_ms = {**estimate.timing_ms, "track": track_ms}
-        timing_ms["total"] = estimate.timing_ms["total"] + track_ms
+        # 4. The world frame, when the scene defines one; the asked-for joint set.
+        poses = with_world_joints(poses, scene)
+        timing_ms = {**estimate.timing_ms, "place": place_ms, "track": track_ms}
+        timing_ms["total"] = estimate.timing_ms["total"] + place_ms + track_ms
         return TrackedFrame(
             frame_index=frame_index,
             was_detected=detect,
@@ -150,6 +186,8 @@ class StreamPipeline:
             poses=poses.to_skeleton(self.config.skeleton),
             timing_ms=timing_ms,
             dropped_persons=estimate.dropped,
+            placements=placements,
+            scene=self.scene.status(width, height),
         )
 
     def _is_detection_due(self) -> bool:

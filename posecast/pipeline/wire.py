@@ -6,19 +6,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from posecast.engines.frames import UNTRACKED_ID, FramePoses
-from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.scene import Scene
+from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.errors import InvalidInputError
+from posecast.pipeline.scene import SceneStatus
 from posecast.pipeline.stream import StreamConfig, TrackedFrame
 from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
 from posecast.tracker.references import ReferencePoses
-from posecast.wire.messages import FrameMessage, PersonMessage
+from posecast.wire.messages import FrameMessage, PersonMessage, SceneMessage
 from posecast.wire.protocol import ConfigMessage, ReferencePose
 
 
@@ -26,10 +29,14 @@ def _rounded(array: np.ndarray, decimals: int) -> list:
     return np.round(array.astype(np.float64), decimals).tolist()
 
 
-def persons_from_poses(poses: FramePoses) -> list[PersonMessage]:
-    """Wire form of every person (metres to 0.1 mm, pixels to 0.01 px)."""
+def persons_from_poses(
+    poses: FramePoses, placements: np.ndarray | None = None
+) -> list[PersonMessage]:
+    """Wire form of every person (metres to 0.1 mm, pixels to 0.01 px); ``placements``
+    (N,) ``"ground"``, ``"monocular"`` or ``""`` (none) per person."""
     persons = []
     for i in range(len(poses)):
+        placement = None if placements is None else str(placements[i]) or None
         track_id = int(poses.track_ids[i])
         world = None if poses.joints_world_m is None else _rounded(poses.joints_world_m[i], 4)
         persons.append(
@@ -42,9 +49,35 @@ def persons_from_poses(poses: FramePoses) -> list[PersonMessage]:
                 joints2d=_rounded(poses.joints2d_px[i], 2),
                 confidence=_rounded(np.clip(poses.joint_scores[i], 0.0, 1.0), 4),
                 joints_world=world,
+                placement=placement,  # type: ignore[arg-type]
             )
         )
     return persons
+
+
+def scene_message(status: SceneStatus) -> SceneMessage:
+    """Wire form of a stream's scene (infinite uncertainties as null)."""
+
+    def finite(value: float | None, digits: int) -> float | None:
+        return None if value is None or not math.isfinite(value) else round(value, digits)
+
+    height, pitch, roll = status.ground if status.ground is not None else (None, None, None)
+    uncertainty = status.uncertainty
+    return SceneMessage(
+        state=status.state.value,  # type: ignore[arg-type]
+        focal_px=round(status.focal_px, 2),
+        camera_height_m=finite(height, 4),
+        pitch_deg=finite(pitch, 3),
+        roll_deg=finite(roll, 3),
+        focal_px_sd=None if uncertainty is None else finite(uncertainty.focal_px_sd, 2),
+        camera_height_m_sd=None
+        if uncertainty is None
+        else finite(uncertainty.camera_height_m_sd, 4),
+        pitch_deg_sd=None if uncertainty is None else finite(uncertainty.pitch_deg_sd, 3),
+        roll_deg_sd=None if uncertainty is None else finite(uncertainty.roll_deg_sd, 3),
+        people=None if uncertainty is None else uncertainty.people,
+        detail=status.detail,
+    )
 
 
 def frame_message(
@@ -62,14 +95,21 @@ def frame_message(
         width=tracked.width,
         height=tracked.height,
         skeleton=tracked.poses.skeleton,
-        persons=persons_from_poses(tracked.poses),
+        persons=persons_from_poses(tracked.poses, tracked.placements),
         timing_ms={name: round(value, 2) for name, value in tracked.timing_ms.items()},
         dropped_frames=dropped_frames,
+        scene=None if tracked.scene is None else scene_message(tracked.scene),
     )
 
 
 def single_image_message(
-    poses: FramePoses, width: int, height: int, timing_ms: dict[str, float], stream: str = ""
+    poses: FramePoses,
+    width: int,
+    height: int,
+    timing_ms: dict[str, float],
+    stream: str = "",
+    placements: np.ndarray | None = None,
+    scene: SceneStatus | None = None,
 ) -> FrameMessage:
     """The message of one untracked image (frame 0, time 0): ``posecast pose`` and
     ``POST /v1/poses``."""
@@ -80,8 +120,9 @@ def single_image_message(
         width=width,
         height=height,
         skeleton=poses.skeleton,
-        persons=persons_from_poses(poses),
+        persons=persons_from_poses(poses, placements),
         timing_ms={name: round(ms, 2) for name, ms in timing_ms.items()},
+        scene=None if scene is None else scene_message(scene),
     )
 
 
@@ -127,17 +168,26 @@ def stream_config_from_message(message: ConfigMessage, default_skeleton: str) ->
         raise InvalidInputError(
             f"config: unknown skeleton {skeleton!r}; valid: {', '.join(sorted(SKELETONS))}"
         )
-    camera = None if message.intrinsics is None else Camera.from_dict(message.intrinsics)
+    scene = None if message.intrinsics is None else Scene.from_dict(message.intrinsics)
     references = None
     if message.references:
         references = {0: reference_poses(message.references)}
     extra: dict[str, Any] = {} if message.fov_deg is None else {"fov_deg": message.fov_deg}
+    calibration = message.calibration.model_dump(exclude_none=True) if message.calibration else {}
+    placement = message.placement.model_dump(exclude_none=True) if message.placement else {}
+    try:
+        calibration_config = CalibrationConfig(**calibration)
+        placement_config = PlacementConfig(**placement)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"config: {error}") from error
     return StreamConfig(
         skeleton=skeleton,
-        camera=camera,
+        scene=scene,
         tracker=_tracker_config(message),
         references=references,
         detect_every=message.detect_every,
+        calibration=calibration_config,
+        placement=placement_config,
         **extra,
     )
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from posecast.errors import ProtocolError
 
 TrackState = Literal["tentative", "confirmed", "searching", "terminated"]
+PlacementKind = Literal["ground", "monocular"]
+SceneStateName = Literal["uncalibrated", "calibrating", "calibrated", "given"]
 OutputFormat = Literal["json", "msgpack"]
 
 
@@ -36,7 +38,14 @@ class PersonMessage(BaseModel):
     joints2d: list[list[float]] = Field(description="(J, 2) image pixels")
     confidence: list[float] = Field(description="(J,) per-joint confidence in [0, 1]")
     joints_world: list[list[float]] | None = Field(
-        None, description="(J, 3) world-frame metres, when the camera has extrinsics"
+        None,
+        description="(J, 3) world-frame metres (z up, ground at 0), when the scene is "
+        "calibrated or given",
+    )
+    placement: PlacementKind | None = Field(
+        None,
+        description="how the person was placed: on the ground plane by their feet, or "
+        "monocularly by the skeleton's size; null for predicted rows and old files",
     )
 
     @model_validator(mode="after")
@@ -58,6 +67,26 @@ class PersonMessage(BaseModel):
         return self
 
 
+class SceneMessage(BaseModel):
+    """The stream's scene at this frame (docs/scene.md): its state, the focal length in use
+    and the ground plane (in use, or the latest estimate while calibrating), with standard
+    deviations where estimated."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    state: SceneStateName
+    focal_px: float = Field(gt=0)
+    camera_height_m: float | None = Field(None, gt=0)
+    pitch_deg: float | None = None
+    roll_deg: float | None = None
+    focal_px_sd: float | None = Field(None, ge=0)
+    camera_height_m_sd: float | None = Field(None, ge=0)
+    pitch_deg_sd: float | None = Field(None, ge=0)
+    roll_deg_sd: float | None = Field(None, ge=0)
+    people: int | None = Field(None, ge=0, description="people the estimate rests on")
+    detail: str = Field("", description="why the scene is not calibrated yet")
+
+
 class FrameMessage(BaseModel):
     """The per-frame message: every person of one frame, with where the time went."""
 
@@ -75,6 +104,7 @@ class FrameMessage(BaseModel):
     persons: list[PersonMessage] = Field(default_factory=list)
     timing_ms: dict[str, float] = Field(default_factory=dict)
     dropped_frames: int = Field(default=0, ge=0)
+    scene: SceneMessage | None = None
 
     @model_validator(mode="after")
     def _same_joint_count(self) -> FrameMessage:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.errors import InvalidInputError, UnsupportedMediaTypeError
 from posecast.settings import bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
@@ -76,6 +77,20 @@ TrackerOptions = options_model(
 )
 
 
+CalibrationOptions = options_model(
+    "CalibrationOptions",
+    CalibrationConfig,
+    "Scene self-calibration (posecast.engines.geometry.scene_config.CalibrationConfig); "
+    "absent fields: defaults.",
+)
+PlacementOptions = options_model(
+    "PlacementOptions",
+    PlacementConfig,
+    "Ground-contact placement (posecast.engines.geometry.scene_config.PlacementConfig); "
+    "absent fields: defaults.",
+)
+
+
 class FrameHeader(_Strict):
     """Optional per-frame header.
 
@@ -107,14 +122,17 @@ class ConfigMessage(_Strict):
     Attributes:
         stream: a name for the stream, echoed in every message's ``stream``.
         fov_deg: field of view of the longer image side when the intrinsics are unknown.
-        intrinsics: camera as in docs/geometry.md (``K``, optional ``distortion``,
-            ``world_from_camera`` or ``R`` + ``t``); excludes ``fov_deg``.
+        intrinsics: camera or scene as in docs/scene.md (``K``, optional ``distortion``,
+            ``world_from_camera`` or ``R`` + ``t``, ``image_size``, ``ground``,
+            ``calibration``: a ``posecast calibrate`` file); excludes ``fov_deg``.
         skeleton: output joint set.
         output: encoding of the server's messages.
         tracker, smoothing: tracker settings (bounded; absent fields: defaults).
         references: first-frame reference 2D poses with ids (3DPW's unknown association);
             ``tracker.association`` defaults to "unknown" when given.
         detect_every: speed mode: detect persons every k-th frame, follow them in between.
+        calibration, placement: scene self-calibration and placement settings (bounded;
+            absent fields: defaults).
     """
 
     type: Literal["config"]
@@ -127,6 +145,8 @@ class ConfigMessage(_Strict):
     smoothing: SmoothingOptions | None = None  # type: ignore[valid-type]
     references: list[ReferencePose] | None = Field(None, max_length=100)
     detect_every: int = Field(1, ge=1, le=1000)
+    calibration: CalibrationOptions | None = None  # type: ignore[valid-type]
+    placement: PlacementOptions | None = None  # type: ignore[valid-type]
 
 
 class EndRequest(_Strict):

@@ -16,10 +16,11 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.skeletons import get_skeleton
 from posecast.engines.images import decode_image
 from posecast.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
-from posecast.pipeline.stream import with_world_joints
+from posecast.pipeline.scene import place_single_image, scene_status
 from posecast.pipeline.wire import single_image_message
 from posecast.service.deps import AUTH, IMAGE_SLOT, EnginesDep, MetricsDep, SettingsDep
 from posecast.service.errors import error_body
@@ -171,7 +172,8 @@ async def estimate_poses(
         str | None,
         Query(
             max_length=16384,
-            description='JSON camera: {"K": [[fx,0,cx],[0,fy,cy],[0,0,1]], "distortion": [...]}',
+            description='JSON camera or scene (docs/scene.md): {"K": [[fx,0,cx],[0,fy,cy],'
+            '[0,0,1]], "distortion": [...], "ground": {...}}',
         ),
     ] = None,
     skeleton: Annotated[str | None, Query(max_length=64, description="output joint set")] = None,
@@ -187,12 +189,20 @@ async def estimate_poses(
     image = await asyncio.to_thread(decode_image, data, settings.max_frame_pixels)
     height, width = image.shape[:2]
     if camera_data is not None:
-        camera = Camera.from_dict(camera_data)
+        scene = Scene.from_dict(camera_data)
+        scene.check_image_size(width, height)
     else:
-        camera = Camera.from_fov(width, height, fov_deg or DEFAULT_FOV_DEG)
-    estimate = await asyncio.to_thread(engines.estimator.estimate, image, camera)
-    poses = with_world_joints(estimate.poses, camera).to_skeleton(skeleton_name)
-    message = single_image_message(poses, width, height, estimate.timing_ms)
+        scene = Scene(camera=Camera.from_fov(width, height, fov_deg or DEFAULT_FOV_DEG))
+    estimate = await asyncio.to_thread(engines.estimator.estimate, image, scene.camera)
+    poses, placements = place_single_image(estimate.poses, scene, (width, height))
+    message = single_image_message(
+        poses.to_skeleton(skeleton_name),
+        width,
+        height,
+        estimate.timing_ms,
+        placements=placements,
+        scene=scene_status(scene),
+    )
     metrics.frames_processed.labels("http").inc()
     metrics.frame_latency.labels("http").observe(time.perf_counter() - start_s)
     return message
