@@ -30,6 +30,9 @@ class FramePoses:
             ``joints_cam_m``, else None.
         joints_world_m: (N, J, 3) joints in metres in the world frame, when the camera's
             place in the world is known, else None.
+        appearance: (N, D) appearance descriptors (``posecast.engines.appearance``: what the
+            clothes look like, for re-identification; a zero row where nothing was visible),
+            else None. Joint conversions keep it as it is.
     """
 
     skeleton: str
@@ -42,6 +45,7 @@ class FramePoses:
     track_states: np.ndarray = field(default=None)  # type: ignore[assignment]
     joints_cam_raw_m: np.ndarray | None = None
     joints_world_m: np.ndarray | None = None
+    appearance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -62,6 +66,9 @@ class FramePoses:
         for name in _OPTIONAL_JOINTS:
             if getattr(self, name) is not None:
                 expected[name] = (n, num_joints, 3)
+        if self.appearance is not None:
+            size = self.appearance.shape[1] if self.appearance.ndim == 2 else -1
+            expected["appearance"] = (n, size)
         for name, shape in expected.items():
             actual = getattr(self, name).shape
             if actual != shape:
@@ -92,7 +99,7 @@ class FramePoses:
             index = [int(index)]
         optional = {
             name: None if getattr(self, name) is None else getattr(self, name)[index]
-            for name in _OPTIONAL_JOINTS
+            for name in (*_OPTIONAL_JOINTS, "appearance")
         }
         return replace(
             self,
@@ -154,4 +161,13 @@ class FramePoses:
                 name: cat(name) if all(getattr(f, name) is not None for f in frames) else None
                 for name in _OPTIONAL_JOINTS
             },
+            appearance=_concatenate_appearance(frames),
         )
+
+
+def _concatenate_appearance(frames: list[FramePoses]) -> np.ndarray | None:
+    """The records' appearance stacked when all have one of the same size (else None)."""
+    descriptors = [frame.appearance for frame in frames]
+    if any(d is None for d in descriptors) or len({d.shape[1] for d in descriptors}) != 1:
+        return None
+    return np.concatenate(descriptors)

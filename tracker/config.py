@@ -123,9 +123,70 @@ class TrackerConfig:
             walking towards or away from the camera sooner; higher: steadier depth predictions.
         max_reference_distance: gate of the 2D reference matching, in units of the reference's
             size (diagonal of the box around its confident joints). Lower: stricter.
-        max_tracks: live tracks at most (one stream's memory and time bound); while that
-            many exist, detections start no new track. Higher: more people in a crowd.
-        association: see ``AssociationMode``.
+        max_tracks: live tracks at most (one stream's memory and time bound), lost ones
+            included (the longest unseen of those make room for new ones); while that many
+            others exist, detections start no new track. Higher: more people in a crowd.
+        image_cue: use the image evidence: the mean distance between a track's 2D joints
+            (moved at its image velocity) and a detection's, over joints confident in both,
+            in units of the track's 2D size (the diagonal of the box around its confident
+            joints). It holds at every range, where monocular depth does not.
+        max_image_distance: gate of that distance for a track just seen. For a track whose
+            depth is unreliable (``unreliable_depth_noise_m``) the image distance alone may
+            admit a pair whose 3D position is beyond its gate. Lower: people whose
+            boxes overlap are told apart better, fast or erratic 2D landmarks lose matches.
+            Higher: the reverse.
+        image_gate_growth_per_s: its growth per second unseen (sizes per second).
+        unreliable_depth_noise_m: a track whose measured depth noise (the mean absolute
+            difference between its observed and predicted range, the distance of its pose's
+            centroid from the camera, over frames without a gap) exceeds this has unreliable
+            depth: for it a pair within the image gate is allowed even when its 3D position
+            is beyond the gate. Monocular depth at 10-25 m jumps by metres between frames
+            while the 2D joints hold (PETS09 tracks: 0.2-1 m of such noise); near the camera
+            or with good depth (the synthetic scenes: a few centimetres) depth keeps people on
+            one line of sight apart and is trusted. Lower: the image overrides depth for more
+            tracks; higher: depth vetoes more matches.
+        depth_noise_time_constant_s: time constant of the average of that noise (s).
+        world_cue: when detections carry ``joints_world_m`` (a calibrated scene: z up, ground
+            at 0), the position cue is the distance on the ground between the centroids of
+            the confident joints (their x, y), instead of the camera-space pose distance.
+        max_ground_distance_m: gate of that ground distance for a track just seen (m).
+            Lower: fewer wrong matches between people side by side; higher: tolerates more
+            placement noise.
+        ground_gate_growth_m_per_s: its growth per second unseen (m/s).
+        appearance_cue: use appearance descriptors (``FramePoses.appearance``) when the
+            detections carry them: a gate and a cost term in frame-to-frame association,
+            and the only way a lost track comes back (re-identification).
+        max_appearance_distance: gate of the cosine distance between a track's appearance
+            (an exponential average of its clean descriptors) and a detection's. Lower:
+            differently dressed people never swap, but lighting changes and partial
+            occlusions break tracks; higher: the reverse.
+        appearance_weight, image_weight, position_weight, shape_weight: weights of the cues
+            in the cost (each cue's distance divided by its gate, capped at
+            ``max_normalized_cost``; the cost is their weighted mean over the cues both sides
+            have). ``shape_weight``: the root-relative 3D pose (the body's shape and posture),
+            a weak cue, never a gate.
+        max_normalized_cost: cap of a cue's distance over its gate in the cost, so one gross
+            failure (a monocular depth jump) cannot outweigh every other cue.
+        appearance_time_constant_s: time constant of the exponential average of a track's
+            descriptors. Higher: a steadier model, slower to follow lighting changes.
+        max_appearance_overlap: a detection updates its track's appearance only when no
+            other detection's box covers more than this fraction of its own box (crossings
+            and occlusions mix two people's pixels). Lower: cleaner models, fewer updates.
+        appearance_gallery_size: descriptors a track keeps for re-identification (one per
+            ``appearance_gallery_interval_s``, oldest replaced): the bound on a track's memory.
+        appearance_gallery_interval_s: least time between two gallery descriptors.
+        reid_window_s: a searching track unseen for ``searching_timeout_s`` becomes lost (not
+            reported); for this long after it was last seen it can be re-identified by
+            appearance, then it terminates. 0: no lost state. Higher: people come back after
+            longer absences under their old id, and a look-alike may take a lost id.
+        reid_max_appearance_distance: gate of re-identification: the smallest cosine
+            distance between the detection and the lost track's gallery and average. Lower:
+            fewer wrong re-identifications, more new ids.
+        reid_max_speed_m_s: a lost track is re-identified only where the person could have
+            walked since last seen: position distance <= ``max_pose_distance_m`` (or
+            ``max_ground_distance_m``) + this x the time unseen.
+        second_stage: ByteTrack's second stage (detections in [low, high) kept for confirmed
+            tracks left over); off: such detections are never matched.
         smoothing: see ``SmoothingConfig``.
     """
 
@@ -160,6 +221,57 @@ class TrackerConfig:
         0.5, "gate of 2D reference matching (reference sizes)", gt=0, le=10
     )
     max_tracks: int = setting(256, "live tracks at most", ge=1, le=4096)
+    image_cue: bool = setting(True, "associate on 2D joint distance too")
+    max_image_distance: float = setting(
+        0.25, "gate of the 2D joint distance (track sizes)", gt=0, le=10
+    )
+    image_gate_growth_per_s: float = setting(
+        0.5, "2D gate growth per second unseen (sizes/s)", ge=0, le=100
+    )
+    unreliable_depth_noise_m: float = setting(
+        0.2, "depth noise beyond which the image may override depth (m)", gt=0, le=100
+    )
+    depth_noise_time_constant_s: float = setting(
+        2.0, "time constant of the depth noise average (s)", gt=0, le=600
+    )
+    world_cue: bool = setting(True, "associate on ground positions when detections have them")
+    max_ground_distance_m: float = setting(0.6, "gate of the ground distance (m)", gt=0, le=10)
+    ground_gate_growth_m_per_s: float = setting(
+        1.0, "ground gate growth per second unseen (m/s)", ge=0, le=10
+    )
+    appearance_cue: bool = setting(True, "associate and re-identify on appearance")
+    max_appearance_distance: float = setting(
+        0.4, "gate of the appearance cosine distance", gt=0, le=2
+    )
+    appearance_weight: float = setting(1.0, "weight of appearance in the cost", ge=0, le=100)
+    image_weight: float = setting(2.0, "weight of the 2D joint distance in the cost", ge=0, le=100)
+    position_weight: float = setting(1.0, "weight of the position in the cost", ge=0, le=100)
+    shape_weight: float = setting(0.0, "weight of the 3D pose shape in the cost", ge=0, le=100)
+    max_normalized_cost: float = setting(
+        2.0, "cap of a cue's distance over its gate in the cost", ge=1, le=100
+    )
+    appearance_time_constant_s: float = setting(
+        1.0, "time constant of the appearance average (s)", gt=0, le=600
+    )
+    max_appearance_overlap: float = setting(
+        0.2, "appearance updates only below this box overlap", ge=0, le=1
+    )
+    appearance_gallery_size: int = setting(
+        16, "descriptors kept per track for re-identification", ge=1, le=256
+    )
+    appearance_gallery_interval_s: float = setting(
+        0.5, "least time between gallery descriptors (s)", ge=0, le=600
+    )
+    reid_window_s: float = setting(
+        10.0, "lost tracks can be re-identified this long (s)", ge=0, le=3600
+    )
+    reid_max_appearance_distance: float = setting(
+        0.1, "gate of re-identification (appearance cosine distance)", gt=0, le=2
+    )
+    reid_max_speed_m_s: float = setting(
+        2.0, "fastest walk between losing and re-identifying (m/s)", ge=0, le=100
+    )
+    second_stage: bool = setting(True, "match less confident detections to leftover tracks")
     association: AssociationMode = AssociationMode.FREE
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
@@ -187,3 +299,11 @@ class TrackerConfig:
     def gate_m(self, unseen_s: float) -> float:
         """Gate (metres) of a track last seen ``unseen_s`` seconds ago."""
         return min(self.max_pose_distance_m + self.gate_growth_m_per_s * unseen_s, self.max_gate_m)
+
+    def image_gate(self, unseen_s: float) -> float:
+        """Gate of the 2D joint distance (track sizes) of a track unseen ``unseen_s`` s."""
+        return self.max_image_distance + self.image_gate_growth_per_s * unseen_s
+
+    def ground_gate_m(self, unseen_s: float) -> float:
+        """Gate of the ground distance (m) of a track unseen ``unseen_s`` s."""
+        return self.max_ground_distance_m + self.ground_gate_growth_m_per_s * unseen_s

@@ -1,6 +1,9 @@
-"""Distances between poses, and gated Hungarian assignment (scipy's linear_sum_assignment)."""
+"""Association cues (pose, image, ground and appearance distances), their combination into one
+cost, and gated Hungarian assignment (scipy's linear_sum_assignment)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -143,3 +146,126 @@ def linear_assignment(
     unmatched_rows = np.setdiff1d(np.arange(num_rows), matches[:, 0])
     unmatched_cols = np.setdiff1d(np.arange(num_cols), matches[:, 1])
     return matches, unmatched_rows, unmatched_cols
+
+
+def ground_distance_matrix_m(
+    track_ground_m: np.ndarray, detection_ground_m: np.ndarray
+) -> np.ndarray:
+    """(T, 2) x (D, 2) ground positions (metres) -> (T, D) distances; NaN rows or columns
+    (no position) give NaN."""
+    differences = track_ground_m[:, None, :] - detection_ground_m[None, :, :]
+    return np.linalg.norm(differences, axis=-1)
+
+
+def ground_positions_m(
+    joints_world_m: np.ndarray, joint_scores: np.ndarray, min_joint_confidence: float
+) -> np.ndarray:
+    """(N, J, 3) world joints (z up) -> (N, 2) x, y of the centroid of each person's confident
+    joints (the point on the ground below the body); NaN where no joint is confident."""
+    confident = joint_scores >= min_joint_confidence  # (N, J)
+    counts = confident.sum(axis=1)
+    totals = np.where(confident[..., None], joints_world_m[..., :2], 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts[:, None] > 0, totals / counts[:, None], np.nan)
+
+
+def shape_distance_matrix_m(
+    track_joints_m: np.ndarray,
+    track_scores: np.ndarray,
+    detection_joints_m: np.ndarray,
+    detection_scores: np.ndarray,
+    min_joint_confidence: float,
+    min_common_joints: int,
+) -> np.ndarray:
+    """Mean per-joint distance between the poses, each centred on its confident joints'
+    centroid: the body's shape and posture, wherever it stands. (T, D) metres, ``inf`` where
+    too few joints are common."""
+
+    def centred(joints_m: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        confident = (scores >= min_joint_confidence)[..., None]
+        counts = np.maximum(confident.sum(axis=1), 1)
+        centroid = np.where(confident, joints_m, 0.0).sum(axis=1) / counts
+        return joints_m - centroid[:, None, :]
+
+    return pose_distance_matrix_m(
+        centred(track_joints_m, track_scores),
+        track_scores,
+        centred(detection_joints_m, detection_scores),
+        detection_scores,
+        min_joint_confidence,
+        min_common_joints,
+    )
+
+
+@dataclass(frozen=True)
+class CueDistances:
+    """Each cue's (T, D) distances divided by its gate (1.0: at the gate); NaN where a pair
+    lacks the cue (no appearance, no common joints, ...); None: the cue is not used.
+
+    Attributes:
+        position: 3D pose distance (camera) or ground distance (world).
+        image: 2D joint distance.
+        appearance: appearance cosine distance.
+        shape: root-relative 3D pose distance (cost only, never a gate).
+        image_may_replace_position: (T, D) bool: pairs whose image distance may stand in for
+            a failed position (where positions are unreliable: monocular depth at range);
+            None: nowhere.
+    """
+
+    position: np.ndarray
+    image: np.ndarray | None = None
+    appearance: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    image_may_replace_position: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CueWeights:
+    """Weights of the cues in the cost, and the cap of a normalised distance."""
+
+    position: float = 1.0
+    image: float = 1.0
+    appearance: float = 1.0
+    shape: float = 0.0
+    max_normalized_cost: float = 2.0
+
+
+def association_cost(
+    cues: CueDistances, weights: CueWeights, requires_appearance: bool = True
+) -> np.ndarray:
+    """One cost per (track, detection) pair from the cues, ``inf`` where the pair is gated out.
+
+    A pair is allowed when its position is within the gate, or its image distance is and the
+    pair is one where the image may replace the position (monocular depth at range jumps by
+    metres between frames while the 2D joints hold), and, when both sides have an appearance and
+    ``requires_appearance``, its appearance distance is within the gate too. Its cost is the
+    weighted mean of the normalised distances it has, each capped at
+    ``weights.max_normalized_cost``.
+
+    Returns:
+        (T, D) costs in [0, max_normalized_cost], ``inf`` where not allowed.
+    """
+    cap = weights.max_normalized_cost
+    shape = cues.position.shape
+    within = np.nan_to_num(cues.position, nan=np.inf) <= 1.0
+    if cues.image is not None and cues.image_may_replace_position is not None:
+        is_image_within = np.nan_to_num(cues.image, nan=np.inf) <= 1.0
+        within |= is_image_within & cues.image_may_replace_position
+    if cues.appearance is not None and requires_appearance:
+        within &= ~(cues.appearance > 1.0)  # NaN (unknown) passes
+    total = np.zeros(shape)
+    weight_sum = np.zeros(shape)
+    for values, weight in (
+        (cues.position, weights.position),
+        (cues.image, weights.image),
+        (cues.appearance, weights.appearance),
+        (cues.shape, weights.shape),
+    ):
+        if values is None or weight <= 0:
+            continue
+        has = ~np.isnan(values)
+        total += np.where(has, weight * np.minimum(np.nan_to_num(values, nan=0.0), cap), 0.0)
+        weight_sum += np.where(has, weight, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cost = np.where(weight_sum > 0, total / weight_sum, cap)
+    return np.where(within, cost, np.inf)

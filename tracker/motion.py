@@ -171,3 +171,56 @@ def reestimate_after_gap(
         predict(anchor, timestamp_s), joints_cam_m, joint_scores, min_confidence
     )
     return MotionState(joints, scores, velocity_m_s, float(timestamp_s), has_velocity)
+
+
+@dataclass(frozen=True)
+class PointMotion:
+    """A point moving at constant velocity: a track's box centre in the image (pixels) or its
+    position on the ground (metres).
+
+    Attributes:
+        position: (K,) the point at ``timestamp_s``.
+        velocity_per_s: (K,) its velocity, units per second.
+        timestamp_s: time of ``position``.
+        has_velocity: False until two observations gave a velocity.
+    """
+
+    position: np.ndarray
+    velocity_per_s: np.ndarray
+    timestamp_s: float
+    has_velocity: bool = False
+
+
+def point_initial_state(position: np.ndarray, timestamp_s: float) -> PointMotion:
+    """State of a first observation: at rest."""
+    position = np.asarray(position, np.float64).copy()
+    return PointMotion(position, np.zeros_like(position), float(timestamp_s))
+
+
+def point_predict(state: PointMotion, timestamp_s: float) -> np.ndarray:
+    """(K,) the point moved at constant velocity to ``timestamp_s``."""
+    return state.position + state.velocity_per_s * (timestamp_s - state.timestamp_s)
+
+
+def point_update(
+    state: PointMotion,
+    position: np.ndarray,
+    timestamp_s: float,
+    velocity_time_constant_s: float,
+    is_after_gap: bool = False,
+) -> PointMotion:
+    """Fold in an observation: the velocity is an exponential average of observed velocities
+    (weight from the real time step); after a gap (``is_after_gap``) it becomes the mean
+    velocity over the gap (OC-SORT's observation-centric re-update).
+    """
+    position = np.asarray(position, np.float64)
+    elapsed_s = timestamp_s - state.timestamp_s
+    if elapsed_s <= 0:
+        return replace(state, position=position.copy(), timestamp_s=float(timestamp_s))
+    observed = (position - state.position) / elapsed_s
+    if is_after_gap or not state.has_velocity:
+        velocity = observed
+    else:
+        weight = 1.0 - np.exp(-elapsed_s / velocity_time_constant_s)
+        velocity = state.velocity_per_s + weight * (observed - state.velocity_per_s)
+    return PointMotion(position.copy(), velocity, float(timestamp_s), True)

@@ -8,7 +8,8 @@ from enum import Enum
 import numpy as np
 
 from posecast.errors import PosecastError
-from posecast.tracker.motion import MotionState
+from posecast.tracker.appearance import AppearanceModel
+from posecast.tracker.motion import MotionState, PointMotion
 from posecast.tracker.smoothing import PoseSmoother
 
 
@@ -17,13 +18,16 @@ class TrackState(Enum):
 
     TENTATIVE -> CONFIRMED after ``confirm_hits`` consecutive hits; TENTATIVE -> TERMINATED on
     a miss. CONFIRMED -> SEARCHING on a miss (pose predicted at constant velocity);
-    SEARCHING -> CONFIRMED on re-acquisition; SEARCHING -> TERMINATED after
-    ``searching_timeout_s``. A TERMINATED track is reported once, then removed.
+    SEARCHING -> CONFIRMED on re-acquisition; SEARCHING -> LOST after ``searching_timeout_s``
+    when the track has an appearance (else SEARCHING -> TERMINATED); LOST -> CONFIRMED on
+    re-identification; LOST -> TERMINATED after ``reid_window_s``. A LOST track is never
+    reported; a TERMINATED one is reported once, then removed.
     """
 
     TENTATIVE = "tentative"
     CONFIRMED = "confirmed"
     SEARCHING = "searching"
+    LOST = "lost"
     TERMINATED = "terminated"
 
 
@@ -42,6 +46,8 @@ class Observation:
         box_xyxy: (4,) box in image pixels.
         score: person confidence.
         timestamp_s: time of the frame.
+        ground_m: (2,) x, y on the ground (world frame) when the detection had world joints.
+        appearance: (D,) appearance descriptor, when the detection had one.
     """
 
     joints_cam_m: np.ndarray
@@ -50,6 +56,12 @@ class Observation:
     box_xyxy: np.ndarray
     score: float
     timestamp_s: float
+    ground_m: np.ndarray | None = None
+    appearance: np.ndarray | None = None
+
+    @property
+    def box_centre_px(self) -> np.ndarray:
+        return (self.box_xyxy[:2] + self.box_xyxy[2:]) / 2
 
 
 @dataclass(eq=False)
@@ -64,6 +76,13 @@ class Track:
         smoothed_joints_cam_m: (J, 3) One Euro output at the last observation.
         hits: consecutive frames with a matched detection.
         smoother: the track's pose filter, None when smoothing is off.
+        image_motion: its box centre's motion in the image (pixels).
+        ground_motion: its motion on the ground (metres), None without world joints.
+        appearance: its appearance model, None when the appearance cue is off.
+        depth_deviation_m: the mean absolute difference between its observed and predicted
+            range (distance of the pose's centroid from the camera) over frames without a
+            gap, an exponential average; None until measured. Monocular depth makes it
+            grow with the square of the range.
     """
 
     track_id: int
@@ -73,6 +92,10 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
     smoother: PoseSmoother | None = field(default=None, repr=False)
+    image_motion: PointMotion | None = field(default=None, repr=False)
+    ground_motion: PointMotion | None = field(default=None, repr=False)
+    appearance: AppearanceModel | None = field(default=None, repr=False)
+    depth_deviation_m: float | None = None
 
     @property
     def last_seen_s(self) -> float:
@@ -94,9 +117,19 @@ class Track:
         """SEARCHING -> CONFIRMED: matched again after a gap."""
         self._transition((TrackState.SEARCHING,), TrackState.CONFIRMED)
 
+    def lose(self) -> None:
+        """SEARCHING -> LOST: unseen too long to predict; kept for re-identification."""
+        self._transition((TrackState.SEARCHING,), TrackState.LOST)
+
+    def reidentify(self) -> None:
+        """LOST -> CONFIRMED: recognised by appearance."""
+        self._transition((TrackState.LOST,), TrackState.CONFIRMED)
+
     def terminate(self) -> None:
-        """TENTATIVE or SEARCHING -> TERMINATED: lost for good."""
-        self._transition((TrackState.TENTATIVE, TrackState.SEARCHING), TrackState.TERMINATED)
+        """TENTATIVE, SEARCHING or LOST -> TERMINATED: gone for good."""
+        self._transition(
+            (TrackState.TENTATIVE, TrackState.SEARCHING, TrackState.LOST), TrackState.TERMINATED
+        )
 
     def _transition(self, allowed: tuple[TrackState, ...], target: TrackState) -> None:
         if self.state not in allowed:

@@ -10,8 +10,11 @@ LEGAL = {
     (TrackState.CONFIRMED, "start_searching"): TrackState.SEARCHING,
     (TrackState.SEARCHING, "reacquire"): TrackState.CONFIRMED,
     (TrackState.SEARCHING, "terminate"): TrackState.TERMINATED,
+    (TrackState.SEARCHING, "lose"): TrackState.LOST,
+    (TrackState.LOST, "reidentify"): TrackState.CONFIRMED,
+    (TrackState.LOST, "terminate"): TrackState.TERMINATED,
 }
-TRANSITIONS = ("confirm", "start_searching", "reacquire", "terminate")
+TRANSITIONS = ("confirm", "start_searching", "reacquire", "lose", "reidentify", "terminate")
 
 
 def _track(state: TrackState) -> Track:
