@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "eval3dpw",
     "serve",
     "stream",
+    "models",
     "calibrate",
 )
 """Modules of ``clients.commands``; each registers its subparser and sets ``run``."""
