@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from posecast.engines.assets import DEFAULT_MODEL_DIR
+from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
+from posecast.engines.detectors.loading import DETECTOR_NAMES
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.scene import Scene
@@ -41,7 +43,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--model-dir",
         type=Path,
         default=DEFAULT_MODEL_DIR,
-        help="folder with the ONNX models and their manifest (default: the shipped ones)",
+        help="folder of user-supplied models with their manifest (the heavy landmark model, "
+        "a prepared YOLOX-Nano); models it does not list come from the shipped ones",
     )
     group.add_argument(
         "--tta",
@@ -49,6 +52,29 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="test-time augmentation: N rotated/scaled/flipped crops per person (1: off)",
+    )
+    detection = parser.add_argument_group("person detection")
+    detection.add_argument(
+        "--detector",
+        choices=DETECTOR_NAMES,
+        default="nanodet",
+        help="person detector: nanodet (shipped) or yolox-nano (user-supplied, prepared in "
+        "--model-dir with 'posecast models prepare-yolox DIR')",
+    )
+    detection.add_argument(
+        "--min-person-height",
+        type=float,
+        default=DetectorConfig.min_person_height_px,
+        metavar="PX",
+        help="height in frame pixels of the smallest person to find; sets the detector's "
+        "input size (lower: smaller people, slower; default %(default)s)",
+    )
+    detection.add_argument(
+        "--detector-input",
+        type=parse_input_size_wh,
+        metavar="WxH",
+        help="a fixed detector input size instead of the rule (multiples of 32; needed for "
+        "TensorRT), e.g. 960x544",
     )
 
 
@@ -82,7 +108,15 @@ def add_camera_options(parser: argparse.ArgumentParser) -> None:
 
 def estimator_for(args: argparse.Namespace) -> PoseEstimator:
     """The estimator the model options describe."""
-    config = EstimatorConfig(pose_model=args.model, num_augmentations=args.tta)
+    detector = DetectorConfig(
+        min_person_height_px=args.min_person_height, input_size_wh=args.detector_input
+    )
+    config = EstimatorConfig(
+        pose_model=args.model,
+        num_augmentations=args.tta,
+        detector_model=args.detector,
+        detector=detector,
+    )
     options = RuntimeOptions(provider=args.provider, intra_op_threads=args.threads)
     return PoseEstimator.from_config(config, options, args.model_dir)
 
