@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from posecast.engines.geometry.skeletons import get_skeleton
+from posecast.engines.images import check_rgb_image
 from posecast.errors import InvalidInputError
 
 _TORSO = ("left_shoulder", "right_shoulder", "right_hip", "left_hip")
@@ -115,8 +116,10 @@ def appearance_descriptors(
         of that person is visible.
 
     Raises:
-        InvalidInputError: shapes that do not fit, or a skeleton without the needed joints.
+        InvalidInputError: not an RGB uint8 image, shapes that do not fit, or a skeleton
+            without the needed joints.
     """
+    check_rgb_image(image_rgb)
     config = config or AppearanceConfig()
     joints2d_px = np.asarray(joints2d_px, np.float64)
     joint_scores = np.asarray(joint_scores, np.float64)

@@ -230,15 +230,13 @@ class CueWeights:
     max_normalized_cost: float = 2.0
 
 
-def association_cost(
-    cues: CueDistances, weights: CueWeights, requires_appearance: bool = True
-) -> np.ndarray:
+def association_cost(cues: CueDistances, weights: CueWeights) -> np.ndarray:
     """One cost per (track, detection) pair from the cues, ``inf`` where the pair is gated out.
 
     A pair is allowed when its position is within the gate, or its image distance is and the
     pair is one where the image may replace the position (monocular depth at range jumps by
-    metres between frames while the 2D joints hold), and, when both sides have an appearance and
-    ``requires_appearance``, its appearance distance is within the gate too. Its cost is the
+    metres between frames while the 2D joints hold), and, when both sides have an appearance,
+    its appearance distance is within the gate too. Its cost is the
     weighted mean of the normalised distances it has, each capped at
     ``weights.max_normalized_cost``.
 
@@ -251,7 +249,7 @@ def association_cost(
     if cues.image is not None and cues.image_may_replace_position is not None:
         is_image_within = np.nan_to_num(cues.image, nan=np.inf) <= 1.0
         within |= is_image_within & cues.image_may_replace_position
-    if cues.appearance is not None and requires_appearance:
+    if cues.appearance is not None:
         within &= ~(cues.appearance > 1.0)  # NaN (unknown) passes
     total = np.zeros(shape)
     weight_sum = np.zeros(shape)

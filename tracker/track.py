@@ -7,6 +7,7 @@ from enum import Enum
 
 import numpy as np
 
+from posecast.engines.frames import FramePoses
 from posecast.errors import PosecastError
 from posecast.tracker.appearance import AppearanceModel
 from posecast.tracker.motion import MotionState, PointMotion
@@ -29,6 +30,16 @@ class TrackState(Enum):
     SEARCHING = "searching"
     LOST = "lost"
     TERMINATED = "terminated"
+
+
+PREDICTED_STATES = (TrackState.SEARCHING.value, TrackState.TERMINATED.value)
+"""States of the rows ``Tracker.update`` reports without a detection in the frame (predicted
+poses, score 0)."""
+
+
+def is_predicted(poses: FramePoses) -> np.ndarray:
+    """(N,) bool: the rows of a tracker output that carry a prediction, not a detection."""
+    return np.isin(poses.track_states, PREDICTED_STATES)
 
 
 class TrackStateError(PosecastError, RuntimeError):

@@ -33,14 +33,6 @@ logger = logging.getLogger(__name__)
 
 _ESTABLISHED = (TrackState.CONFIRMED, TrackState.SEARCHING)
 _REPORTED_UNSEEN = (TrackState.SEARCHING, TrackState.TERMINATED)
-PREDICTED_STATES = (TrackState.SEARCHING.value, TrackState.TERMINATED.value)
-"""States of the rows ``Tracker.update`` reports without a detection in the frame (predicted
-poses, score 0)."""
-
-
-def is_predicted(poses: FramePoses) -> np.ndarray:
-    """(N,) bool: the rows of a tracker output that carry a prediction, not a detection."""
-    return np.isin(poses.track_states, PREDICTED_STATES)
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ class Tracker:
     terminated in this frame (reported this once, score 0, then forgotten); lost tracks
     (kept for re-identification) are not reported. ``joints_cam_m`` holds the smoothed
     joints, ``joints_cam_raw_m`` the raw ones (the prediction for tracks without a
-    detection); ``is_predicted`` tells the rows without a detection.
+    detection); ``posecast.tracker.track.is_predicted`` tells the rows without a detection.
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -284,18 +276,16 @@ class Tracker:
         by_state = {state: [t for t in self._tracks if t.state is state] for state in TrackState}
         established = [track for track in self._tracks if track.state in _ESTABLISHED]
 
-        def match(tracks, detections, requires_appearance=True):
-            return self._match(
-                tracks, detections, poses, cues, predicted, timestamp_s, requires_appearance
-            )
+        def match(tracks, detections):
+            return self._match(tracks, detections, poses, cues, predicted, timestamp_s)
 
         first, established, high = match(established, high)
         # As ByteTrack: only tracks seen in the previous frame may take a low-score detection
-        # (a searching track's grown gates would catch too many false ones); a partly hidden
-        # person's appearance is mixed with the occluder's, so it is no gate here.
+        # (a searching track's grown gates would catch too many false ones). The appearance
+        # gate stays: on PETS09 low-presence poses often lie on the occluder.
         tracked = [track for track in established if track.state is TrackState.CONFIRMED]
         searching = [track for track in established if track.state is TrackState.SEARCHING]
-        second, tracked, _ = match(tracked, low, requires_appearance=False)
+        second, tracked, _ = match(tracked, low)
         third, tentative, high = match(by_state[TrackState.TENTATIVE], high)
         fourth, unseen, high = self._reidentify(
             [*searching, *by_state[TrackState.LOST]], high, poses, cues, predicted, timestamp_s
@@ -320,14 +310,13 @@ class Tracker:
         cues: _FrameCues,
         predicted: dict[Track, _Prediction],
         timestamp_s: float,
-        requires_appearance: bool,
     ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
         """Hungarian on the combined cost of the cues; returns matches, unmatched tracks and
         the unmatched detection indices."""
         if not tracks or not len(detections):
             return [], tracks, detections
         distances = self._cue_distances(tracks, detections, poses, cues, predicted, timestamp_s)
-        cost = association_cost(distances, self._weights, requires_appearance)
+        cost = association_cost(distances, self._weights)
         matches, lost, free = linear_assignment(cost, self._weights.max_normalized_cost)
         return (
             [(tracks[row], int(detections[col])) for row, col in matches],

@@ -1,10 +1,11 @@
 """``posecast retrack``: re-run the tracker over a JSONL file of per-frame messages.
 
 Input track ids and states are ignored; persons whose state is ``searching`` or
-``terminated`` are tracker output rather than detections, and are dropped. The output has the
-input's lines with the tracker's persons: every detection (``track_id`` null where no track
-claimed it), then searching tracks (predicted pose, score 0), then tracks that terminated in
-that frame, each reported once with state ``terminated`` (predicted pose, score 0).
+``terminated`` (or marked ``predicted``) are tracker output rather than detections, and are
+dropped. The output has the input's lines with the tracker's persons: every detection
+(``track_id`` null where no track claimed it); with ``--include-predicted`` also the searching
+tracks (predicted pose, score 0) and the tracks that terminated in that frame, each reported
+once with state ``terminated`` (predicted pose, score 0), all marked ``predicted``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from posecast.errors import InvalidInputError
 from posecast.pipeline.wire import persons_from_poses, poses_from_message
 from posecast.tracker.config import AssociationMode, TrackerConfig
 from posecast.tracker.references import ReferencePoses, read_reference_file
+from posecast.tracker.track import is_predicted
 from posecast.tracker.tracker import Tracker
 from posecast.wire.messages import FrameMessage
 
@@ -48,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="unknown: the reference file's first line picks the identities in the first "
         "frame; known: references of each frame (matched by frame number) decide",
     )
+    parser.add_argument(
+        "--include-predicted",
+        action="store_true",
+        help="also write the tracks searched for (predicted poses, state searching) and those that "
+        "terminated, marked predicted: true (default: only the people seen in each frame)",
+    )
     add_tracker_options(parser)
     parser.set_defaults(run=run)
 
@@ -75,13 +83,22 @@ def _references_for(
 
 
 def _retracked(
-    tracker: Tracker, message: FrameMessage, references: ReferencePoses | None
+    tracker: Tracker,
+    message: FrameMessage,
+    references: ReferencePoses | None,
+    include_predicted: bool = False,
 ) -> FrameMessage:
     detections = message.model_copy(
-        update={"persons": [p for p in message.persons if p.state not in _NOT_DETECTIONS]}
+        update={
+            "persons": [
+                p for p in message.persons if p.state not in _NOT_DETECTIONS and not p.predicted
+            ]
+        }
     )
     poses = poses_from_message(detections, num_joints=tracker.num_joints or 0)
     tracked = tracker.update(poses, message.timestamp, references)
+    if not include_predicted:
+        tracked = tracked[~is_predicted(tracked)]
     return message.model_copy(update={"persons": persons_from_poses(tracked)})
 
 
@@ -95,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         for line_number, message in read_frame_messages(args.detections):
             frame_references = _references_for(config, references, message, num_frames == 0)
             try:
-                writer.write(_retracked(tracker, message, frame_references))
+                writer.write(_retracked(tracker, message, frame_references, args.include_predicted))
             except InvalidInputError as error:
                 raise InvalidInputError(f"{args.detections}:{line_number}: {error}") from error
             num_frames += 1

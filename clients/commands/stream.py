@@ -143,6 +143,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     camera = parser.add_mutually_exclusive_group()
     camera.add_argument("--fov", type=float, metavar="DEG", help="field of view of the long side")
     camera.add_argument("--intrinsics", type=Path, metavar="FILE", help="JSON camera file")
+    parser.add_argument(
+        "--include-predicted",
+        action="store_true",
+        help="also write the tracks searched for (predicted poses, state searching) and those that "
+        "terminated, marked predicted: true (default: only the people seen in each frame)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -159,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         config["fov_deg"] = args.fov
     if args.intrinsics is not None:
         config["intrinsics"] = Camera.from_json(args.intrinsics).to_dict()
+    if args.include_predicted:
+        config["include_predicted"] = True
 
     async def main() -> StreamStats:
         async with AsyncPosecastClient(args.url, token=token) as client:

@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write every frame's persons untracked (input for posecast retrack)",
     )
+    parser.add_argument(
+        "--include-predicted",
+        action="store_true",
+        help="also write the tracks searched for (predicted poses, state searching) and those that "
+        "terminated, marked predicted: true (default: only the people seen in each frame)",
+    )
     add_model_options(parser)
     add_skeleton_option(parser)
     add_camera_options(parser)
@@ -103,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
                     is_tracking_enabled=not args.no_tracking,
                     calibration=calibration,
                     placement=placement,
+                    include_predicted=args.include_predicted,
                 )
                 pipeline = StreamPipeline(estimator, config)
             tracked = pipeline.process(frame.image_rgb, frame.timestamp_s)

@@ -9,11 +9,12 @@ the pipeline only needs something that estimates one frame (``FrameEstimator``: 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
+from posecast.engines.appearance import appearance_descriptors
 from posecast.engines.estimator import FrameEstimate
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
@@ -31,6 +32,7 @@ from posecast.pipeline.scene import (
 )
 from posecast.tracker.config import TrackerConfig
 from posecast.tracker.references import ReferencePoses
+from posecast.tracker.track import is_predicted
 from posecast.tracker.tracker import Tracker
 
 MAX_DETECT_EVERY = 1000
@@ -70,6 +72,10 @@ class StreamConfig:
             the known persons in between with ROIs from their landmarks (MediaPipe's way);
             a detection is forced as soon as someone is lost. Higher is faster; people who
             enter are found up to k - 1 frames later.
+        include_predicted: output policy. False (default): a frame's persons are the people
+            seen in it. True: also the tracks searched for (state ``searching``, their
+            predicted pose, score 0) and those that terminated in this frame (state
+            ``terminated``, reported once), each marked as predicted.
 
     Raises:
         InvalidInputError: an unknown skeleton, ``detect_every`` out of [1, 1000], or both
@@ -86,6 +92,7 @@ class StreamConfig:
     scene: Scene | None = None
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     placement: PlacementConfig = field(default_factory=PlacementConfig)
+    include_predicted: bool = False
 
     def __post_init__(self) -> None:
         get_skeleton(self.skeleton)
@@ -160,6 +167,10 @@ class StreamPipeline:
         placed, placements = self.scene.place(estimate.poses, scene, width, height)
         placed = with_world_joints(placed, scene)
         place_ms = (time.perf_counter() - start) * 1e3
+        # 2b. What each person's clothes look like, for the tracker's appearance cue.
+        start = time.perf_counter()
+        placed = self._with_appearance(image_rgb, placed)
+        appearance_ms = (time.perf_counter() - start) * 1e3
         # 3. Track (or report the persons untracked); learn the scene from the tracked.
         start = time.perf_counter()
         frame_index = self.frames_processed
@@ -172,11 +183,13 @@ class StreamPipeline:
         placements = placements_after_tracking(placed, placements, poses)
         track_ms = (time.perf_counter() - start) * 1e3
         self.scene.observe(poses, frame_index, width, height)
+        poses, placements = self._apply_output_policy(poses, placements)
         self.frames_processed += 1
         # 4. The world frame, when the scene defines one; the asked-for joint set.
         poses = with_world_joints(poses, scene)
         timing_ms = {**estimate.timing_ms, "place": place_ms, "track": track_ms}
-        timing_ms["total"] = estimate.timing_ms["total"] + place_ms + track_ms
+        timing_ms["appearance"] = appearance_ms
+        timing_ms["total"] = estimate.timing_ms["total"] + place_ms + appearance_ms + track_ms
         return TrackedFrame(
             frame_index=frame_index,
             was_detected=detect,
@@ -189,6 +202,25 @@ class StreamPipeline:
             placements=placements,
             scene=self.scene.status(width, height),
         )
+
+    def _with_appearance(self, image_rgb: np.ndarray, poses: FramePoses) -> FramePoses:
+        """``poses`` with appearance descriptors when the tracker uses them."""
+        is_used = self.config.is_tracking_enabled and self.config.tracker.appearance_cue
+        if not is_used or not len(poses):
+            return poses
+        descriptors = appearance_descriptors(
+            image_rgb, poses.joints2d_px, poses.joint_scores, poses.skeleton
+        )
+        return replace(poses, appearance=descriptors)
+
+    def _apply_output_policy(
+        self, poses: FramePoses, placements: np.ndarray
+    ) -> tuple[FramePoses, np.ndarray]:
+        """Without ``include_predicted``, only the rows of people seen in this frame."""
+        if self.config.include_predicted or not len(poses):
+            return poses, placements
+        seen = ~is_predicted(poses)
+        return poses[seen], placements[seen]
 
     def _is_detection_due(self) -> bool:
         """Whether this frame runs the person detector (always, unless in speed mode)."""

@@ -21,6 +21,7 @@ from posecast.pipeline.scene import SceneStatus
 from posecast.pipeline.stream import StreamConfig, TrackedFrame
 from posecast.tracker.config import AssociationMode, SmoothingConfig, TrackerConfig
 from posecast.tracker.references import ReferencePoses
+from posecast.tracker.track import is_predicted
 from posecast.wire.messages import FrameMessage, PersonMessage, SceneMessage
 from posecast.wire.protocol import ConfigMessage, ReferencePose
 
@@ -35,6 +36,7 @@ def persons_from_poses(
     """Wire form of every person (metres to 0.1 mm, pixels to 0.01 px); ``placements``
     (N,) ``"ground"``, ``"monocular"`` or ``""`` (none) per person."""
     persons = []
+    predicted = is_predicted(poses)
     for i in range(len(poses)):
         placement = None if placements is None else str(placements[i]) or None
         track_id = int(poses.track_ids[i])
@@ -50,6 +52,7 @@ def persons_from_poses(
                 confidence=_rounded(np.clip(poses.joint_scores[i], 0.0, 1.0), 4),
                 joints_world=world,
                 placement=placement,  # type: ignore[arg-type]
+                predicted=bool(predicted[i]),
             )
         )
     return persons
@@ -188,6 +191,7 @@ def stream_config_from_message(message: ConfigMessage, default_skeleton: str) ->
         detect_every=message.detect_every,
         calibration=calibration_config,
         placement=placement_config,
+        include_predicted=message.include_predicted,
         **extra,
     )
 

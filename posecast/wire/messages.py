@@ -47,6 +47,12 @@ class PersonMessage(BaseModel):
         description="how the person was placed: on the ground plane by their feet, or "
         "monocularly by the skeleton's size; null for predicted rows and old files",
     )
+    predicted: bool = Field(
+        False,
+        description="true for a track without a detection in this frame (state searching or "
+        "terminated): its predicted pose, score 0; sent only to streams that ask for "
+        "include_predicted",
+    )
 
     @model_validator(mode="after")
     def _check_shapes(self) -> PersonMessage:

@@ -133,6 +133,9 @@ class ConfigMessage(_Strict):
         detect_every: speed mode: detect persons every k-th frame, follow them in between.
         calibration, placement: scene self-calibration and placement settings (bounded;
             absent fields: defaults).
+        include_predicted: output policy: false (default), each frame message carries the
+            people seen in that frame; true, also the tracks searched for and those that
+            terminated in that frame (their predicted poses, ``predicted: true``).
     """
 
     type: Literal["config"]
@@ -147,6 +150,7 @@ class ConfigMessage(_Strict):
     detect_every: int = Field(1, ge=1, le=1000)
     calibration: CalibrationOptions | None = None  # type: ignore[valid-type]
     placement: PlacementOptions | None = None  # type: ignore[valid-type]
+    include_predicted: bool = False
 
 
 class EndRequest(_Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from posecast.engines.frames import FramePoses
 from posecast.pipeline.wire import (
@@ -47,3 +48,40 @@ def test_poses_survive_the_wire_world_joints_included() -> None:
     np.testing.assert_allclose(back.joints_world_m, poses.joints_world_m, atol=1e-4)
     np.testing.assert_allclose(back.joints2d_px, poses.joints2d_px, atol=1e-2)
     assert persons_from_poses(poses[[]]) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "include_predicted"),
+    [
+        ('{"type": "config"}', False),  # default: the people seen in each frame
+        ('{"type": "config", "include_predicted": true}', True),
+    ],
+)
+def test_config_message_sets_the_output_policy(config: str, include_predicted: bool) -> None:
+    control = parse_control(config)
+    assert isinstance(control, ConfigMessage)
+    assert (
+        stream_config_from_message(control, "blazepose_33").include_predicted is include_predicted
+    )
+
+
+def test_predicted_rows_are_marked_on_the_wire() -> None:
+    rng = np.random.default_rng(2)
+    poses = FramePoses(
+        skeleton="coco_17",
+        boxes_xyxy=np.array([[1, 2, 30, 40]] * 3, np.float32),
+        scores=np.array([0.9, 0.0, 0.0], np.float32),
+        joints2d_px=rng.uniform(0, 100, (3, 17, 2)).astype(np.float32),
+        joints_cam_m=rng.uniform(1, 5, (3, 17, 3)).astype(np.float32),
+        joint_scores=np.full((3, 17), 0.8, np.float32),
+        track_ids=np.array([1, 2, 3]),
+        track_states=np.array(["confirmed", "searching", "terminated"]),
+    )
+    persons = persons_from_poses(poses)
+    assert [p.predicted for p in persons] == [False, True, True]
+    message = FrameMessage.model_validate_json(
+        FrameMessage(
+            frame=0, timestamp=0.0, width=9, height=9, skeleton="coco_17", persons=persons
+        ).model_dump_json()
+    )
+    assert [p.predicted for p in message.persons] == [False, True, True]

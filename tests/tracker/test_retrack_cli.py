@@ -54,6 +54,20 @@ def test_retrack_writes_tracked_messages(scene, tmp_path: Path) -> None:
     assert 1 <= len(confirmed) <= 5
 
 
+@pytest.mark.parametrize("include_predicted", [False, True])
+def test_retrack_output_policy(scene, tmp_path: Path, include_predicted: bool) -> None:
+    detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
+    _write_detections(scene, detections)
+    argv = ["retrack", str(detections), "-o", str(tracks)]
+    assert posecast.clients.cli.main(argv + ["--include-predicted"] * include_predicted) == 0
+    persons = [p for m in _read(tracks) for p in m.persons]
+    predicted = [p for p in persons if p.predicted]
+    # the scene's misses and occlusions leave tracks searched for: reported only when asked
+    assert bool(predicted) == include_predicted
+    assert all(p.state in ("searching", "terminated") and p.score == 0 for p in predicted)
+    assert all(p.state not in ("searching", "terminated") for p in persons if not p.predicted)
+
+
 def test_retrack_with_first_frame_references_uses_their_ids(scene, tmp_path: Path) -> None:
     detections, tracks = tmp_path / "detections.jsonl", tmp_path / "tracks.jsonl"
     references = tmp_path / "references.jsonl"

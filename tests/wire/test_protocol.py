@@ -96,6 +96,9 @@ def test_options_mirror_every_setting_with_its_bounds(options, config_type) -> N
         ('{"type": "config", "smoothing": {"min_cutoff_hz": -1}}', "min_cutoff_hz"),
         ('{"type": "config", "detect_every": 100000000000000000000000000000}', "detect_every"),
         ('{"type": "config", "fov_deg": 1e999}', "fov_deg"),
+        ('{"type": "config", "include_predicted": "yes please"}', "include_predicted"),
+        ('{"type": "config", "tracker": {"reid_window_s": 1e9}}', "reid_window_s"),
+        ('{"type": "config", "tracker": {"appearance_gallery_size": 100000}}', "gallery_size"),
         (
             '{"type": "config", "references": [{"id": 1000000000000000000000000000000,'
             ' "joints2d": [[1, 2]], "confidence": [1]}]}',
