@@ -192,6 +192,7 @@ def stream_config_from_message(message: ConfigMessage, default_skeleton: str) ->
         calibration=calibration_config,
         placement=placement_config,
         include_predicted=message.include_predicted,
+        min_person_height_px=message.min_person_height_px,
         **extra,
     )
 

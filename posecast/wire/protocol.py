@@ -131,6 +131,8 @@ class ConfigMessage(_Strict):
         references: first-frame reference 2D poses with ids (3DPW's unknown association);
             ``tracker.association`` defaults to "unknown" when given.
         detect_every: speed mode: detect persons every k-th frame, follow them in between.
+        min_person_height_px: the smallest person to find, in frame pixels (sets the
+            detector's input size; absent: the server's default).
         calibration, placement: scene self-calibration and placement settings (bounded;
             absent fields: defaults).
         include_predicted: output policy: false (default), each frame message carries the
@@ -148,6 +150,7 @@ class ConfigMessage(_Strict):
     smoothing: SmoothingOptions | None = None  # type: ignore[valid-type]
     references: list[ReferencePose] | None = Field(None, max_length=100)
     detect_every: int = Field(1, ge=1, le=1000)
+    min_person_height_px: float | None = Field(None, ge=8.0, le=4000.0)
     calibration: CalibrationOptions | None = None  # type: ignore[valid-type]
     placement: PlacementOptions | None = None  # type: ignore[valid-type]
     include_predicted: bool = False

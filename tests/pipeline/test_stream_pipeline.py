@@ -79,3 +79,19 @@ def test_timestamps_must_increase(estimator) -> None:
 def test_detect_every_out_of_range_is_refused(detect_every: int) -> None:
     with pytest.raises(InvalidInputError, match="detect_every"):
         StreamConfig(detect_every=detect_every)
+
+
+def test_a_stream_may_ask_for_its_own_smallest_person(estimator) -> None:
+    """The stream's detector shares the models but sizes its input for its own smallest
+    person: twice the height, half the input side (at most), and no more people found."""
+    (frame,) = read_clip_frames(1)
+    default = StreamPipeline(estimator, StreamConfig(is_tracking_enabled=False))
+    coarse = StreamPipeline(
+        estimator, StreamConfig(is_tracking_enabled=False, min_person_height_px=400.0)
+    )
+    assert coarse.estimator.detector.runtime is estimator.detector.runtime
+    size_wh = (frame.shape[1], frame.shape[0])
+    default_side = max(default.estimator.detector.input_letterbox(size_wh).canvas_size_wh)
+    coarse_side = max(coarse.estimator.detector.input_letterbox(size_wh).canvas_size_wh)
+    assert coarse_side < default_side
+    assert len(coarse.process(frame, 0.0).poses) <= len(default.process(frame, 0.0).poses)

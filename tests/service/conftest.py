@@ -70,6 +70,10 @@ class FakeEstimator:
         return FrameEstimate(poses, timing_ms, {}, next_rois=NO_ROIS)
 
 
+    def with_min_person_height(self, min_person_height_px: float) -> FakeEstimator:
+        return self
+
+
 class FakeEngines(PoseEngines):
     """Engines whose estimator is a ``FakeEstimator``: nothing to load, batch or warm up."""
 
