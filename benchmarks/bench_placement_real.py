@@ -16,6 +16,14 @@ is who. Reported per moment, medians over the pairs of views within each group: 
 of the rays, of the world roots (pelvis), the mean joint distance and the root-aligned pose
 distance; and each view's root against the pelvis triangulated from all the group's views.
 
+Each "before" (the skeletons as the estimator places them, monocularly) has an "after": the
+pipeline's placement (``posecast.pipeline.scene.place_poses``, default ``PlacementConfig``):
+for 3DHP, which gives no ground plane, the monocular scale correction alone; for Panoptic,
+ground-contact placement on each view's true ground plane (Panoptic's world is y down with
+the floor at y = 0, so the scene is the camera with that plane given). Also per Panoptic view:
+what self-calibration makes of its 5 moments (too few people: not enough evidence), and the
+ratio of the ground-placed to the monocular range (the monocular size bias).
+
     python benchmarks/bench_placement_real.py --data ../shared/data/real [--json OUT]
         [--cache PATH] [--from-cache] [--threads N]
 """
@@ -49,7 +57,16 @@ from realdata.report import (
 )
 from realdata.threedhp import H36M_17_NAMES, Frame3d, bone_indices, h36m_indices, load_3dhp
 
+from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.ground import ground_plane_from_world
+from posecast.engines.geometry.scene import Scene, SceneState
+from posecast.engines.geometry.scene_calibration import (
+    GroundObservations,
+    calibrate_scene,
+    observations_from_poses,
+)
+from posecast.pipeline.scene import place_poses
 
 DEFAULT_CACHE = "/tmp/posecast-realdata/placement.npz"
 SKELETON = "h36m_17"
@@ -60,9 +77,15 @@ MAX_RAY_DISTANCE_M = 0.12
 of their limb joints is at most this (same person: 1-8 cm here; different people: mostly
 0.2-2 m, but down to ~6 cm when both stand near one epipolar plane, hence the complete-linkage
 grouping over all views)."""
-THREEDHP_HEADERS = ["frame", "K", "persons", "MPJPE mm", "PA mm", "root err m", "true z m"]
+PLACEMENTS = ("before", "after")
+PANOPTIC_UP_WORLD = (0.0, -1.0, 0.0)
+"""Panoptic's world: y down, the floor at y = 0 (the views' triangulated heels and toes lie
+at y = -0.03 m, median over the people)."""
+THREEDHP_HEADERS = ["frame", "K", "placed", "persons", "MPJPE mm", "PA mm", "root err m"]
+THREEDHP_HEADERS += ["true z m"]
 THREEDHP_HEADERS += ["z ratio", "scale"]
-PANOPTIC_HEADERS = ["moment", "persons/view", "views/group", "pairs", "ray cm", "root m"]
+PANOPTIC_HEADERS = ["moment", "placed", "persons/view", "views/group", "pairs", "ray cm"]
+PANOPTIC_HEADERS += ["root m"]
 PANOPTIC_HEADERS += ["joints m"]
 PANOPTIC_HEADERS += ["pose m", "root vs tri m"]
 
@@ -78,6 +101,25 @@ def panoptic_camera(view: PanopticView) -> Camera:
         distortion=view.camera.distortion,
         world_from_camera=view.camera.world_from_camera,
     )
+
+
+def panoptic_scene(view: PanopticView) -> Scene:
+    """The view's camera with its true ground plane given."""
+    camera = panoptic_camera(view)
+    ground = ground_plane_from_world(camera.world_from_camera, PANOPTIC_UP_WORLD)
+    return Scene(camera=camera, ground=ground, state=SceneState.GIVEN)
+
+
+def image_size_wh(path: Any) -> tuple[int, int]:
+    height, width = read_rgb(path).shape[:2]
+    return width, height
+
+
+def placed(poses: FramePoses, scene: Scene, size_wh: tuple[int, int], placement: str):
+    """The estimator's poses as they are (before) or placed by the pipeline (after)."""
+    if placement == "before":
+        return poses
+    return place_poses(poses, scene, size_wh)[0]
 
 
 def threedhp_key(frame: Frame3d, k_name: str) -> str:
@@ -101,12 +143,23 @@ def estimation_items(
 
 
 def threedhp_row(
-    frame: Frame3d, record: FrameRecord, joint_names: tuple[str, ...], k_name: str
+    frame: Frame3d,
+    record: FrameRecord,
+    joint_names: tuple[str, ...],
+    k_name: str,
+    placement: str = "before",
 ) -> dict[str, Any]:
     """Errors of the person nearest the labelled 2D joints (NaN if nobody was found)."""
-    poses = record.poses.to_skeleton(SKELETON)
+    size = image_size_wh(frame.image_path)
+    camera = threedhp_cameras(frame)[k_name] or Camera.from_fov(*size)
+    poses = placed(record.poses, Scene(camera=camera), size, placement).to_skeleton(SKELETON)
     order = h36m_indices(joint_names)
-    row: dict[str, Any] = {"frame": frame.image_path.stem, "K": k_name, "persons": len(poses)}
+    row: dict[str, Any] = {
+        "frame": frame.image_path.stem,
+        "K": k_name,
+        "placed": placement,
+        "persons": len(poses),
+    }
     if not len(poses):
         return row
     joints2d = poses.joints2d_px[:, order]  # (N, 17, 2) in 3DHP order
@@ -133,17 +186,24 @@ def threedhp_table(
     joint_names: tuple[str, ...], frames: list[Frame3d], records: dict[str, FrameRecord]
 ) -> tuple[list[list[Any]], list[dict[str, Any]]]:
     details = [
-        threedhp_row(frame, records[threedhp_key(frame, k_name)], joint_names, k_name)
+        threedhp_row(frame, records[threedhp_key(frame, k_name)], joint_names, k_name, placement)
+        for placement in PLACEMENTS
         for k_name in ("true", "default")
         for frame in frames
     ]
     rows = [
-        [d["frame"], d["K"], d["persons"], *(d.get(f) for f in THREEDHP_FIELDS)] for d in details
+        [d["frame"], d["K"], d["placed"], d["persons"], *(d.get(f) for f in THREEDHP_FIELDS)]
+        for d in details
     ]
-    for k_name in ("true", "default"):
-        scored = [d for d in details if d["K"] == k_name and "mpjpe_mm" in d]
-        means = [np.mean([d[f] for d in scored]) if scored else None for f in THREEDHP_FIELDS]
-        rows.append(["mean", k_name, len(scored), *means])
+    for placement in PLACEMENTS:
+        for k_name in ("true", "default"):
+            scored = [
+                d
+                for d in details
+                if d["K"] == k_name and d["placed"] == placement and "mpjpe_mm" in d
+            ]
+            means = [np.mean([d[f] for d in scored]) if scored else None for f in THREEDHP_FIELDS]
+            rows.append(["mean", k_name, placement, len(scored), *means])
     return rows, details
 
 
@@ -157,9 +217,11 @@ class ViewPersons:
     centre_m: np.ndarray
 
 
-def view_persons(view: PanopticView, record: FrameRecord) -> ViewPersons:
+def view_persons(view: PanopticView, record: FrameRecord, placement: str = "before") -> ViewPersons:
     camera = panoptic_camera(view)
-    poses = record.poses.to_skeleton(SKELETON)
+    scene = panoptic_scene(view)
+    size = image_size_wh(view.image_path)
+    poses = placed(record.poses, scene, size, placement).to_skeleton(SKELETON)
     undistorted = camera.undistort_points(poses.joints2d_px)
     centre, rays = pixels_to_world_rays(undistorted, camera.K, camera.world_from_camera)
     return ViewPersons(camera.camera_to_world(poses.joints_cam_m), rays.reshape(-1, 17, 3), centre)
@@ -207,24 +269,87 @@ def panoptic_table(
     moments: dict[int, list[PanopticView]], records: dict[str, FrameRecord]
 ) -> tuple[list[list[Any]], list[dict[str, Any]]]:
     details = []
-    for moment, views in moments.items():
-        persons = [view_persons(view, records[panoptic_key(view)]) for view in views]
-        details.append({"moment": moment, **moment_agreement(persons)})
+    for placement in PLACEMENTS:
+        for moment, views in moments.items():
+            persons = [view_persons(view, records[panoptic_key(view)], placement) for view in views]
+            details.append({"moment": moment, "placed": placement, **moment_agreement(persons)})
 
     def medians(entries: list[dict[str, Any]]) -> list[float | None]:
         pooled = [[x for e in entries for x in e[f]] for f in MEDIAN_FIELDS]
         return [float(np.median(values)) if values else None for values in pooled]
 
-    rows = [
-        [d["moment"], _counts(d["persons_per_view"]), _counts(d["groups"]), len(d["ray_cm"])]
-        for d in details
-    ]
-    for row, d in zip(rows, details, strict=True):
-        row += medians([d])
-    num_groups = sum(len(d["groups"]) for d in details)
-    num_pairs = sum(len(d["ray_cm"]) for d in details)
-    rows.append(["all", "", f"{num_groups} groups", num_pairs, *medians(details)])
+    rows = []
+    for placement in PLACEMENTS:
+        chosen = [d for d in details if d["placed"] == placement]
+        for d in chosen:
+            rows.append(
+                [
+                    d["moment"],
+                    placement,
+                    _counts(d["persons_per_view"]),
+                    _counts(d["groups"]),
+                    len(d["ray_cm"]),
+                    *medians([d]),
+                ]
+            )
+        num_groups = sum(len(d["groups"]) for d in chosen)
+        num_pairs = sum(len(d["ray_cm"]) for d in chosen)
+        rows.append(["all", placement, "", f"{num_groups} groups", num_pairs, *medians(chosen)])
     return rows, details
+
+
+def panoptic_views_report(
+    moments: dict[int, list[PanopticView]], records: dict[str, FrameRecord]
+) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Per camera: the share placed on the true ground, the ground over monocular range ratio
+    (median), and what self-calibration makes of the camera's moments."""
+    cameras: dict[str, list[PanopticView]] = {}
+    for views in moments.values():
+        for view in views:
+            cameras.setdefault(view.camera.name, []).append(view)
+    rows, ratios_all = [], []
+    for name, views in sorted(cameras.items()):
+        ratios, labels, parts = [], [], []
+        for view in views:
+            scene = panoptic_scene(view)
+            size = image_size_wh(view.image_path)
+            poses = records[panoptic_key(view)].poses
+            after, placement = place_poses(poses, scene, size)
+            labels.extend(placement)
+            on = placement == "ground"
+            before_range = np.linalg.norm(poses.joints_cam_m[on, 23:25].mean(axis=1), axis=1)
+            after_range = np.linalg.norm(after.joints_cam_m[on, 23:25].mean(axis=1), axis=1)
+            ratios.extend(after_range / before_range)
+            parts.append(
+                observations_from_poses(
+                    scene.camera.undistort_points(poses.joints2d_px),
+                    poses.joints_cam_m,
+                    poses.joint_scores,
+                    np.arange(len(poses)) + 100 * view.moment,
+                    view.moment,
+                    size,
+                )
+            )
+        calibration = calibrate_scene(GroundObservations.concatenate(parts), size)
+        outcome = getattr(calibration, "reason", None) or (
+            f"focal {calibration.focal_px:.0f} (true {views[0].camera.K[0, 0]:.0f})"
+        )
+        ratios_all.extend(ratios)
+        rows.append(
+            [
+                name,
+                f"{100 * np.mean(np.array(labels) == 'ground'):.0f} %",
+                float(np.median(ratios)) if ratios else None,
+                outcome,
+            ]
+        )
+    summary = {"ground_over_monocular_range_median": float(np.median(ratios_all))}
+    summary["ground_over_monocular_range_iqr"] = [
+        float(np.percentile(ratios_all, 25)),
+        float(np.percentile(ratios_all, 75)),
+    ]
+    rows.append(["all", "", summary["ground_over_monocular_range_median"], ""])
+    return rows, summary
 
 
 def _counts(values: list[int]) -> str:
@@ -247,6 +372,7 @@ def main() -> None:
     )
     threedhp_rows, threedhp_details = threedhp_table(joint_names, frames, records)
     panoptic_rows, panoptic_details = panoptic_table(moments, records)
+    view_rows, view_summary = panoptic_views_report(moments, records)
     print(describe_run(metadata, args.from_cache))
     print()
     print(
@@ -267,10 +393,24 @@ def main() -> None:
             panoptic_rows,
         )
     )
+    print()
+    print(
+        format_table(
+            "CMU Panoptic per camera, true ground plane: share placed on the ground, ground / "
+            "monocular range (median), self-calibration from the camera's own 5 moments",
+            ["camera", "on ground", "range ratio", "self-calibration"],
+            view_rows,
+        )
+    )
     if args.json:
         write_json(
             args.json,
-            {"metadata": metadata, "3dhp": threedhp_details, "panoptic": panoptic_details},
+            {
+                "metadata": metadata,
+                "3dhp": threedhp_details,
+                "panoptic": panoptic_details,
+                "panoptic_views": view_summary,
+            },
         )
 
 

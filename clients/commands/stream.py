@@ -23,7 +23,7 @@ from pathlib import Path
 from posecast.clients.client import AsyncPosecastClient, AsyncStream, StreamClosedError
 from posecast.clients.jsonl import FrameMessageWriter, frame_message_writer
 from posecast.clients.media import EncodedFrame, FrameSource
-from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.errors import InvalidInputError
 from posecast.wire.messages import EndMessage, ErrorMessage, FrameMessage
@@ -142,7 +142,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skeleton", choices=sorted(SKELETONS), help="output joint set")
     camera = parser.add_mutually_exclusive_group()
     camera.add_argument("--fov", type=float, metavar="DEG", help="field of view of the long side")
-    camera.add_argument("--intrinsics", type=Path, metavar="FILE", help="JSON camera file")
+    camera.add_argument(
+        "--camera",
+        "--intrinsics",
+        dest="intrinsics",
+        type=Path,
+        metavar="FILE",
+        help="JSON camera or scene file (docs/scene.md), e.g. from posecast calibrate",
+    )
     parser.add_argument(
         "--include-predicted",
         action="store_true",
@@ -164,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fov is not None:
         config["fov_deg"] = args.fov
     if args.intrinsics is not None:
-        config["intrinsics"] = Camera.from_json(args.intrinsics).to_dict()
+        config["intrinsics"] = Scene.from_json(args.intrinsics).to_dict()
     if args.include_predicted:
         config["include_predicted"] = True
 

@@ -62,6 +62,8 @@ FIELD_OF_VIEW_RANGE_DEG = (10.0, 120.0)
 PITCH_RANGE_DEG = (-30.0, 85.0)
 """Pitches searched (the solver may leave this range, not +-90 degrees)."""
 _CAMERA_HEIGHT_RANGE_M = (0.05, 1000.0)
+GRID_OBSERVATIONS = 600
+"""The starting grid is scored on at most this many observations (spread over all)."""
 
 
 _FIELDS = ("foot_px", "head_px", "person_ids", "statures_m", "foot_heights_m", "frame_indices")
@@ -425,12 +427,14 @@ class _Model:
             focals = [float(self.K_given[0, 0])]
         pitches = np.radians(np.arange(PITCH_RANGE_DEG[0], PITCH_RANGE_DEG[1] + 1e-9, 2.5))
         spread = math.hypot(self.head_height_log_sd, 2.0 * self.config.landmark_noise)
+        subset = np.unique(np.linspace(0, len(self.foot) - 1, GRID_OBSERVATIONS).astype(int))
+        foot, head, noise = self.foot[subset], self.head[subset], self.noise_px[subset]
         scored = []
         for focal in focals:
             K = self.K(focal)
-            rays = self.foot_rays if self.K_given is not None else self._rays(self.foot, K)
+            rays = self._rays(foot, K)
             for pitch in pitches:
-                cost, log_ratio = _grid_cost(rays, self.head, K, pitch, self.noise_px, spread)
+                cost, log_ratio = _grid_cost(rays, head, K, pitch, noise, spread)
                 if math.isfinite(cost):
                     scored.append((cost, focal, float(pitch), log_ratio))
         scored.sort(key=lambda item: item[0])
@@ -441,6 +445,20 @@ class _Model:
             heads = np.full(self.num_people, self.head_height_prior_m)
             starts.append(self.pack(focal, pitch, 0.0, height, heads))
         return starts
+
+    def warm_start(self, previous: SceneEstimate) -> np.ndarray:
+        """A previous estimate as a starting point (people it knew keep their heights)."""
+        heads = np.array(
+            [
+                previous.person_statures_m.get(int(person), self.config.stature_prior_m)
+                - self.config.head_below_top_m
+                for person in self.ids
+            ]
+        )
+        ground = previous.ground
+        return self.pack(
+            previous.focal_px, ground.pitch_rad, ground.roll_rad, ground.camera_height_m, heads
+        )
 
 
 def _grid_cost(
@@ -513,6 +531,7 @@ def calibrate_scene(
     config: CalibrationConfig | None = None,
     K: np.ndarray | None = None,
     num_starts: int = 4,
+    previous: SceneEstimate | None = None,
 ) -> SceneEstimate | NotEnoughEvidence:
     """Estimate the ground plane (and the focal length, unless ``K`` is given) from
     observations of upright people.
@@ -524,6 +543,8 @@ def calibrate_scene(
         K: (3, 3) known intrinsics; None: focal length estimated, principal point at the
             image centre, square pixels.
         num_starts: the solver runs from this many of the best grid points.
+        previous: an earlier estimate of the same scene (a stream's last solve): the solver
+            starts from it and from the best grid point only.
 
     Returns:
         The estimate with its uncertainty (``is_converged`` says whether it is good enough
@@ -534,7 +555,10 @@ def calibrate_scene(
     if missing is not None:
         return missing
     model = _Model(observations, image_size_wh, config, K)
-    starts = model.grid_starts(num_starts)
+    if previous is not None and previous.is_focal_estimated == (K is None):
+        starts = [model.warm_start(previous), *model.grid_starts(1)]
+    else:
+        starts = model.grid_starts(num_starts)
     if not starts:
         return NotEnoughEvidence(
             "no camera pitch puts the feet below the horizon", len(observations), model.num_people

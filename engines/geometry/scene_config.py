@@ -137,7 +137,9 @@ class PlacementConfig:
             horizon, the plane gives depth less precisely than the skeleton's size).
         monocular_scale: factor on the size (and so the range) of monocularly placed
             skeletons, correcting the pose model's size bias (docs/scene.md, "Metric
-            scale": BlazePose's skeletons come out ~5 % small). 1: no correction.
+            scale": measured 0.99 on Panoptic against the true ground, 0.95 on 3DHP against
+            the true depth, 0.94 on vtest against the stature prior; 1.04 puts all three
+            within 3 %). 1: no correction.
     """
 
     is_enabled: bool = setting(True, "place people on the known ground plane")
@@ -158,7 +160,7 @@ class PlacementConfig:
         0.15, "largest range error from foot noise for ground placement", gt=0, le=10
     )
     monocular_scale: float = setting(
-        1.0, "size factor of monocularly placed skeletons", ge=0.5, le=2
+        1.04, "size factor of monocularly placed skeletons", ge=0.5, le=2
     )
 
     def __post_init__(self) -> None:

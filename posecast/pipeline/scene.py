@@ -287,8 +287,9 @@ class StreamScene:
         self._frames_since_fit = 0
         scene = self.current(width, height)
         known_K = self.given.camera.K if self.given is not None else None
+        previous = self.estimate if isinstance(self.estimate, SceneEstimate) else None
         self.estimate = calibrate_scene(
-            self.observations, (width, height), self.calibration, K=known_K
+            self.observations, (width, height), self.calibration, K=known_K, previous=previous
         )
         if isinstance(self.estimate, NotEnoughEvidence):
             return

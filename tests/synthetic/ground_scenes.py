@@ -50,6 +50,8 @@ class GroundSceneConfig:
         noise_fraction: sd of the 2D landmark noise as a fraction of the person's image
             height (per landmark, per axis).
         sitting_fraction: share of people who sit (legs folded) instead of walking.
+        bending_fraction: share of a walking person's observations in a bending,
+            crouching or foot-raised mocap frame (the mocap's own non-upright frames).
         false_fraction: false detections per true observation.
         seed: random seed.
     """
@@ -67,6 +69,7 @@ class GroundSceneConfig:
     stature_m: tuple[float, float] = (1.70, 0.07)
     noise_fraction: float = 0.01
     sitting_fraction: float = 0.0
+    bending_fraction: float = 0.0
     false_fraction: float = 0.0
     seed: int = 0
 
@@ -108,19 +111,41 @@ MIN_UPRIGHT_HEIGHT = 0.97
 standing; the others (bending, crouching, a foot raised high) are left out."""
 
 
-def mocap_poses_world() -> np.ndarray:
+def mocap_poses_world(
+    positions: np.ndarray | None = None, names: np.ndarray | None = None
+) -> np.ndarray:
     """(F, 33, 3) upright BlazePose-like mocap poses, z up, standing on z = 0 (lowest foot
     landmark), hip midpoint above the origin, scaled to stature 1 (head point at
-    1 - HEAD_BELOW_TOP_M / 1.70 on average)."""
-    positions, names = load_mocap()
+    1 - HEAD_BELOW_TOP_M / 1.70 on average).
+
+    Args:
+        positions, names: (F, J, 3) BVH joint positions (y up) and their names; default
+            the committed excerpt (``synthetic.mocap.load_mocap``).
+    """
+    return _mocap_poses(positions, names)[0]
+
+
+def mocap_poses_bending(
+    positions: np.ndarray | None = None, names: np.ndarray | None = None
+) -> np.ndarray:
+    """The frames :func:`mocap_poses_world` leaves out (bending, crouching, a foot raised),
+    on the same scale."""
+    return _mocap_poses(positions, names)[1]
+
+
+def _mocap_poses(
+    positions: np.ndarray | None, names: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if positions is None or names is None:
+        positions, names = load_mocap()
     world = positions[:, :, [2, 0, 1]]  # BVH (x left, y up, z forward) -> (x fwd, y left, z up)
     landmarks = blazepose_like_from_mocap(world, names)
     landmarks[..., 2] -= landmarks[:, FOOT_LANDMARKS, 2].min(axis=1)[:, None]
     landmarks[..., :2] -= landmarks[:, [23, 24], :2].mean(axis=1)[:, None]
     head = landmarks[:, HEAD_LANDMARKS, 2].mean(axis=1)
-    landmarks = landmarks[head >= MIN_UPRIGHT_HEIGHT * head.max()]
-    head_height = landmarks[:, HEAD_LANDMARKS, 2].mean()
-    return landmarks / head_height * (1.0 - HEAD_BELOW_TOP_M / 1.70)
+    is_upright = head >= MIN_UPRIGHT_HEIGHT * head.max()
+    scale = (1.0 - HEAD_BELOW_TOP_M / 1.70) / landmarks[is_upright][:, HEAD_LANDMARKS, 2].mean()
+    return landmarks[is_upright] * scale, landmarks[~is_upright] * scale
 
 
 def sitting_pose(pose: np.ndarray) -> np.ndarray:
@@ -146,8 +171,16 @@ def _rotation_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def generate_ground_scene(config: GroundSceneConfig) -> GroundScene:
-    """People walking (or sitting) in front of a known camera; see the module docstring."""
+def generate_ground_scene(
+    config: GroundSceneConfig, mocap: tuple[np.ndarray, np.ndarray] | None = None
+) -> GroundScene:
+    """People walking (or sitting) in front of a known camera; see the module docstring.
+
+    Args:
+        config: what to generate.
+        mocap: (F, J, 3) BVH joint positions and (J,) names to draw the poses from (default
+            the committed excerpt).
+    """
     rng = np.random.default_rng(config.seed)
     width, height = config.image_size_wh
     K = intrinsics_from_fov(width, height, config.fov_deg)
@@ -155,14 +188,15 @@ def generate_ground_scene(config: GroundSceneConfig) -> GroundScene:
         math.radians(config.pitch_deg), math.radians(config.roll_deg), config.camera_height_m
     )
     world_from_camera = world_from_ground_plane(plane)
-    poses = mocap_poses_world()
+    poses = mocap_poses_world(*(mocap or (None, None)))
+    bending = mocap_poses_bending(*(mocap or (None, None)))
     rows: list[tuple[np.ndarray, int, int, bool, bool]] = []
     statures: dict[int, float] = {}
     for person in range(config.num_people):
         stature = float(rng.normal(*config.stature_m))
         statures[person] = stature
         is_sitting = rng.random() < config.sitting_fraction
-        path = _walk(rng, config, K, world_from_camera, stature, is_sitting, poses)
+        path = _walk(rng, config, K, world_from_camera, stature, is_sitting, poses, bending)
         for frame, pose_world in path:
             pose_cam = world_to_camera(pose_world, world_from_camera)
             rows.append((pose_cam, person, frame, is_sitting, False))
@@ -202,6 +236,7 @@ def _walk(
     stature: float,
     is_sitting: bool,
     poses: np.ndarray,
+    bending: np.ndarray,
 ) -> list[tuple[int, np.ndarray]]:
     """One person's observations: (time step, (33, 3) world pose) while fully in view."""
     width, height = config.image_size_wh
@@ -215,7 +250,9 @@ def _walk(
         first_frame = int(rng.integers(0, 200))
         path = []
         for step in range(config.frames_per_person):
-            pose = poses[(first_frame + step) % len(poses)] * 1.70
+            is_bending = config.bending_fraction > 0 and rng.random() < config.bending_fraction
+            pool = bending if is_bending and len(bending) else poses
+            pose = pool[(first_frame + step) % len(pool)] * 1.70
             pose[:, 2] *= stature / 1.70
             if is_sitting:
                 pose = sitting_pose(pose)

@@ -6,12 +6,15 @@ import dataclasses
 
 import pytest
 
+from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.errors import InvalidInputError, UnsupportedMediaTypeError
 from posecast.settings import bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
 from posecast.wire.messages import EndMessage, ErrorMessage, decode_message, encode_message
 from posecast.wire.protocol import (
     FRAME_MAGIC,
+    CalibrationOptions,
+    PlacementOptions,
     SmoothingOptions,
     TrackerOptions,
     decode_frame,
@@ -71,7 +74,12 @@ def test_server_messages_round_trip_in_both_formats() -> None:
 
 @pytest.mark.parametrize(
     ("options", "config_type"),
-    [(TrackerOptions, TrackerConfig), (SmoothingOptions, SmoothingConfig)],
+    [
+        (TrackerOptions, TrackerConfig),
+        (SmoothingOptions, SmoothingConfig),
+        (CalibrationOptions, CalibrationConfig),
+        (PlacementOptions, PlacementConfig),
+    ],
 )
 def test_options_mirror_every_setting_with_its_bounds(options, config_type) -> None:
     settings = {spec.name: spec for spec in bounded_fields(config_type)}
@@ -96,6 +104,10 @@ def test_options_mirror_every_setting_with_its_bounds(options, config_type) -> N
         ('{"type": "config", "smoothing": {"min_cutoff_hz": -1}}', "min_cutoff_hz"),
         ('{"type": "config", "detect_every": 100000000000000000000000000000}', "detect_every"),
         ('{"type": "config", "fov_deg": 1e999}', "fov_deg"),
+        ('{"type": "config", "calibration": {"stature_prior_m": 17}}', "stature_prior_m"),
+        ('{"type": "config", "calibration": {"min_people": 0}}', "min_people"),
+        ('{"type": "config", "placement": {"monocular_scale": 1e9}}', "monocular_scale"),
+        ('{"type": "config", "placement": {"max_lean_deg": -5}}', "max_lean_deg"),
         ('{"type": "config", "include_predicted": "yes please"}', "include_predicted"),
         ('{"type": "config", "tracker": {"reid_window_s": 1e9}}', "reid_window_s"),
         ('{"type": "config", "tracker": {"appearance_gallery_size": 100000}}', "gallery_size"),
