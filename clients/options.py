@@ -21,6 +21,7 @@ from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import SKELETONS
 from posecast.engines.runtimes import RuntimeOptions
+from posecast.engines.runtimes.base import PROVIDERS
 from posecast.settings import bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
 
@@ -32,9 +33,26 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--provider",
-        choices=("cpu", "cuda", "tensorrt-ep", "tensorrt"),
+        choices=PROVIDERS,
         default="cpu",
-        help="where the models run (GPU providers need the gpu extra)",
+        help="where the models run (GPU providers: docs/gpu.md)",
+    )
+    group.add_argument(
+        "--fp16",
+        action="store_true",
+        help="half precision on tensorrt, tensorrt-ep and torch (compare accuracy first)",
+    )
+    group.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="torch provider: replay CUDA graphs captured per batch size",
+    )
+    group.add_argument(
+        "--engine-cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where TensorRT engines are kept between runs (default ~/.cache/posecast/engines "
+        "or $POSECAST_ENGINE_CACHE_DIR)",
     )
     group.add_argument(
         "--threads", type=int, default=0, help="threads per model run (0: all cores)"
@@ -117,7 +135,13 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator:
         detector_model=args.detector,
         detector=detector,
     )
-    options = RuntimeOptions(provider=args.provider, intra_op_threads=args.threads)
+    options = RuntimeOptions(
+        provider=args.provider,
+        intra_op_threads=args.threads,
+        fp16=args.fp16,
+        cuda_graphs=args.cuda_graphs,
+        engine_cache_dir=args.engine_cache_dir,
+    )
     return PoseEstimator.from_config(config, options, args.model_dir)
 
 

@@ -52,7 +52,7 @@ class BatchedRuntime(ClosingContext):
         return {
             spec.name: np.stack([result[spec.name] for result in results])
             if results
-            else np.zeros((0, *spec.shape[1:]), spec.dtype)
+            else np.zeros((0, *(dim or 0 for dim in spec.shape[1:])), spec.dtype)
             for spec in self.outputs
         }
 

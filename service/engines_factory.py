@@ -3,7 +3,8 @@
 One dynamic batcher per model, limited by ``settings.max_batch_size``,
 ``settings.max_batch_delay_s`` and ``settings.max_queue_size``, reporting to the observer
 (``posecast.engines.batcher.BatcherObserver``); the app's lifespan starts (and warms up)
-and stops them.
+and stops them. The engines' batch profile comes from the same ``max_batch_size``, so every
+batch the batchers send fits the TensorRT engines (and the torch provider's CUDA graphs).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from posecast.engines.batcher import BatcherConfig, BatcherObserver
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
-from posecast.engines.runtimes import RuntimeOptions
+from posecast.engines.runtimes import BatchProfile, RuntimeOptions
 from posecast.service.engines import PoseEngines
 from posecast.service.settings import ServiceSettings
 
@@ -23,12 +24,7 @@ def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> 
         ModelError: a model is missing or cannot be loaded.
         ProviderUnavailableError: the provider is not available on this machine.
     """
-    options = RuntimeOptions(
-        provider=settings.provider,
-        intra_op_threads=settings.threads,
-        engine_cache_dir=settings.engine_cache_dir,
-        fp16=settings.fp16,
-    )
+    options = runtime_options(settings)
     input_size_wh = (
         None if settings.detector_input is None else parse_input_size_wh(settings.detector_input)
     )
@@ -39,9 +35,26 @@ def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> 
         pose_model=settings.pose_model, detector_model=settings.detector, detector=detector
     )
     estimator = PoseEstimator.from_config(config, options, settings.model_dir)
-    batching = BatcherConfig(
+    return PoseEngines(estimator, batcher_config(settings), observer)
+
+
+def runtime_options(settings: ServiceSettings) -> RuntimeOptions:
+    """How every model runs: the provider settings, and a batch profile of 1 to
+    ``max_batch_size`` (the largest batch a batcher sends)."""
+    return RuntimeOptions(
+        provider=settings.provider,
+        intra_op_threads=settings.threads,
+        engine_cache_dir=settings.engine_cache_dir,
+        fp16=settings.fp16,
+        cuda_graphs=settings.cuda_graphs,
+        profile=BatchProfile.for_batcher(settings.max_batch_size),
+    )
+
+
+def batcher_config(settings: ServiceSettings) -> BatcherConfig:
+    """Every model's batcher: batches of at most ``max_batch_size``, as the profile."""
+    return BatcherConfig(
         max_batch_size=settings.max_batch_size,
         max_delay_s=settings.max_batch_delay_s,
         max_queue_size=max(settings.max_queue_size, settings.max_batch_size),
     )
-    return PoseEngines(estimator, batching, observer)

@@ -29,6 +29,7 @@ from pydantic_settings import (
 from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.engines.runtimes.base import Provider
 from posecast.errors import InvalidInputError
 from posecast.wire.protocol import FRAME_HEADER_ALLOWANCE_BYTES
 
@@ -79,18 +80,29 @@ class ServiceSettings(BaseSettings):
         description="fixed detector input WIDTHxHEIGHT (multiples of 32) instead of the "
         "rule; needed for TensorRT, e.g. 960x544",
     )
-    provider: Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"] = Field(
-        "cpu", description="where the models run"
-    )
+    provider: Provider = Field("cpu", description="where the models run (docs/gpu.md)")
     threads: int = Field(0, ge=0, description="threads per model run (0: all cores)")
-    fp16: bool = Field(False, description="TensorRT precision (compare accuracy before using)")
+    fp16: bool = Field(
+        False, description="TensorRT and torch precision (compare accuracy before using)"
+    )
+    cuda_graphs: bool = Field(
+        False, description="torch provider: replay CUDA graphs captured per batch size"
+    )
     engine_cache_dir: Path | None = Field(
-        None, description="where TensorRT engines and timing caches are kept between runs"
+        None,
+        description="where TensorRT engines and timing caches are kept between runs "
+        "(default ~/.cache/posecast/engines)",
     )
     default_skeleton: str = Field("blazepose_33", description="joint set when none is asked")
 
     # Dynamic batching: one batcher per model, shared by all streams.
-    max_batch_size: int = Field(8, ge=1, le=1024, description="largest batch of model inputs")
+    max_batch_size: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="largest batch of model inputs; TensorRT engines are built for 1 to this "
+        "(raising it costs engine memory and build time)",
+    )
     max_batch_delay_s: float = Field(
         0.0,
         ge=0.0,

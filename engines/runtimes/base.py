@@ -7,21 +7,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, get_args
 
 import numpy as np
 
 from posecast.errors import InvalidInputError, ModelError
 
-Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt"]
-"""``cpu``/``cuda``/``tensorrt-ep`` run through onnxruntime; ``tensorrt`` is native TensorRT."""
+Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt", "torch", "torch-cpu"]
+"""``cpu``/``cuda``/``tensorrt-ep`` run through onnxruntime; ``tensorrt`` is native TensorRT;
+``torch`` runs the ONNX graph as a PyTorch module on a CUDA GPU, ``torch-cpu`` the same on
+the CPU (the torch path's reference and tests)."""
+
+PROVIDERS: tuple[str, ...] = get_args(Provider)
 
 BACKENDS: dict[str, str] = {
     "cpu": "posecast.engines.runtimes.onnx:OnnxRuntime",
     "cuda": "posecast.engines.runtimes.onnx:OnnxRuntime",
     "tensorrt-ep": "posecast.engines.runtimes.onnx:OnnxRuntime",
     "tensorrt": "posecast.engines.runtimes.tensorrt:TensorRTRuntime",
+    "torch": "posecast.engines.runtimes.torch:TorchRuntime",
+    "torch-cpu": "posecast.engines.runtimes.torch:TorchRuntime",
 }
+"""Provider -> ``module:class``, imported only when that provider is chosen."""
+
+PROFILE_PROVIDERS = ("tensorrt", "tensorrt-ep")
+"""Providers whose engines take only the batch sizes of their optimization profile."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,13 @@ class BatchProfile:
                 f"{self.min_batch}/{self.opt_batch}/{self.max_batch}"
             )
 
+    @classmethod
+    def for_batcher(cls, max_batch_size: int) -> BatchProfile:
+        """The profile for models behind a dynamic batcher of ``max_batch_size``: every size
+        from 1 to it, tuned for full batches (the batcher's batches under load, where
+        throughput matters)."""
+        return cls(1, max_batch_size, max_batch_size)
+
     def check_batch(self, batch_size: int) -> None:
         if not self.min_batch <= batch_size <= self.max_batch:
             raise InvalidInputError(
@@ -79,10 +96,17 @@ class RuntimeOptions:
             silent CPU fallback.
         intra_op_threads: threads inside one operator (0: onnxruntime's default, all cores).
         inter_op_threads: threads across independent operators (0: default).
-        fp16: TensorRT precision; FP16 is faster but can cost pose accuracy (compare first).
-        engine_cache_dir: where TensorRT engines and timing caches are kept between runs.
+        fp16: TensorRT and torch precision; FP16 is faster but can cost pose accuracy
+            (compare first: ``benchmarks/gpu_check.py``).
+        engine_cache_dir: where TensorRT engines and timing caches are kept between runs;
+            None: ``engine_cache.default_engine_cache_dir()`` (``~/.cache/posecast/engines``,
+            or ``$POSECAST_ENGINE_CACHE_DIR``).
         device_id: CUDA device index.
-        profile: batch sizes the engine must accept.
+        profile: batch sizes the engine is built for (TensorRT) or captured at (torch with
+            CUDA graphs). Batches of any size still run: bigger ones in chunks of
+            ``max_batch``, smaller ones padded up to ``min_batch``.
+        cuda_graphs: torch provider: replay CUDA graphs captured per batch size (padded up to
+            powers of two within the profile) instead of launching every kernel from Python.
         item_shapes: ``(input name, shape without the batch axis)`` pairs for inputs whose
             other dimensions the model leaves dynamic (a detector's height and width):
             TensorRT builds its engine for exactly these shapes. onnxruntime's CPU and CUDA
@@ -97,6 +121,7 @@ class RuntimeOptions:
     device_id: int = 0
     profile: BatchProfile = BatchProfile()
     item_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         if self.provider not in BACKENDS:

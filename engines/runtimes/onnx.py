@@ -1,7 +1,13 @@
-"""onnxruntime backend: CPU by default, CUDA or the TensorRT execution provider on request."""
+"""onnxruntime backend: CPU by default, CUDA or the TensorRT execution provider on request.
+
+Only the TensorRT EP builds engines for an optimization profile; its batches run in chunks
+of the profile's ``max_batch`` (``chunking``). The CPU and CUDA providers take any batch.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,12 +15,16 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from posecast.engines.assets import file_sha256
 from posecast.engines.runtimes.base import (
+    PROFILE_PROVIDERS,
     ClosingContext,
     RuntimeOptions,
     TensorSpec,
     fixed_item_shape,
 )
+from posecast.engines.runtimes.chunking import infer_in_chunks
+from posecast.engines.runtimes.engine_cache import CODE_VERSION, engine_cache_dir
 from posecast.errors import ModelError, ProviderUnavailableError
 
 ORT_PROVIDER_NAMES = {
@@ -26,7 +36,9 @@ ORT_PROVIDER_NAMES = {
 ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
 
 
-def provider_chain(options: RuntimeOptions, input_specs: tuple[TensorSpec, ...]) -> list[Any]:
+def provider_chain(
+    options: RuntimeOptions, input_specs: tuple[TensorSpec, ...], model_sha256: str = ""
+) -> list[Any]:
     """The onnxruntime provider list for ``options``: the asked provider first; with the
     TensorRT EP, CUDA runs the nodes TensorRT cannot take."""
     cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
@@ -34,14 +46,25 @@ def provider_chain(options: RuntimeOptions, input_specs: tuple[TensorSpec, ...])
         return ["CPUExecutionProvider"]
     if options.provider == "cuda":
         return [cuda]
-    return [("TensorrtExecutionProvider", tensorrt_ep_options(options, input_specs)), cuda]
+    tensorrt = (
+        "TensorrtExecutionProvider",
+        tensorrt_ep_options(options, input_specs, model_sha256),
+    )
+    return [tensorrt, cuda]
 
 
 def tensorrt_ep_options(
-    options: RuntimeOptions, input_specs: tuple[TensorSpec, ...]
+    options: RuntimeOptions,
+    input_specs: tuple[TensorSpec, ...],
+    model_sha256: str = "",
 ) -> dict[str, str]:
     """TensorRT EP settings: engine and timing caches on disk, FP16, and an explicit profile so
-    the engine covers every batch size the batcher sends (no rebuild at run time)."""
+    the engine covers every batch size the batcher sends (no rebuild at run time).
+
+    The EP names its cached engines by the model alone, so each combination of model, build
+    settings and onnxruntime version gets its own cache folder (``tensorrt_ep_cache_dir``):
+    a changed setting builds a new engine instead of loading a stale one.
+    """
 
     item_shapes = {
         spec.name: fixed_item_shape(spec.name, spec.shape[1:], options) for spec in input_specs
@@ -61,15 +84,29 @@ def tensorrt_ep_options(
         "trt_profile_opt_shapes": shapes(profile.opt_batch),
         "trt_profile_max_shapes": shapes(profile.max_batch),
     }
-    if options.engine_cache_dir is not None:
-        cache_dir = str(options.engine_cache_dir)
-        settings |= {
-            "trt_engine_cache_enable": "true",
-            "trt_engine_cache_path": cache_dir,
-            "trt_timing_cache_enable": "true",
-            "trt_timing_cache_path": cache_dir,
-        }
+    cache_dir = str(tensorrt_ep_cache_dir(options, settings, model_sha256))
+    settings |= {
+        "trt_engine_cache_enable": "true",
+        "trt_engine_cache_path": cache_dir,
+        "trt_timing_cache_enable": "true",
+        "trt_timing_cache_path": cache_dir,
+    }
     return settings
+
+
+def tensorrt_ep_cache_dir(
+    options: RuntimeOptions, build_settings: Mapping[str, str], model_sha256: str
+) -> Path:
+    """``{engine cache}/onnxruntime-trt/{digest}``: one folder per model, EP build settings
+    (precision, profile shapes, device), onnxruntime version and posecast code version."""
+    key = {
+        "model_sha256": model_sha256,
+        "onnxruntime": ort.__version__,
+        "code_version": CODE_VERSION,
+        "settings": dict(build_settings),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return engine_cache_dir(options) / "onnxruntime-trt" / digest
 
 
 def _specs(values: list[Any]) -> tuple[TensorSpec, ...]:
@@ -111,10 +148,10 @@ class OnnxRuntime(ClosingContext):
                 if options.provider == ("tensorrt-ep")
                 else ()
             )
+            model_sha256 = file_sha256(model_path) if options.provider == "tensorrt-ep" else ""
+            providers = provider_chain(options, input_specs, model_sha256)
             self._session = ort.InferenceSession(
-                str(model_path),
-                sess_options=session_options,
-                providers=provider_chain(options, input_specs),
+                str(model_path), sess_options=session_options, providers=providers
             )
         except ort.capi.onnxruntime_pybind11_state.Fail as error:  # type: ignore[attr-defined]
             raise ModelError(f"cannot load {model_path}: {error}") from error
@@ -127,7 +164,8 @@ class OnnxRuntime(ClosingContext):
             )
         self.inputs = _specs(self._session.get_inputs())
         self.outputs = _specs(self._session.get_outputs())
-        self._profile = None if options.provider == "cpu" else options.profile
+        # Only engines built for a profile limit the batch size (not onnxruntime's CUDA EP).
+        self._profile = options.profile if options.provider in PROFILE_PROVIDERS else None
         self._output_names = [spec.name for spec in self.outputs]
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -136,9 +174,12 @@ class OnnxRuntime(ClosingContext):
             if spec.name not in feeds:
                 raise ModelError(f"missing input {spec.name!r}")
             spec.check(feeds[spec.name])
-        if self._profile is not None:
-            self._profile.check_batch(len(feeds[self.inputs[0].name]))
-        results = self._session.run(self._output_names, {k: feeds[k] for k in feeds})
+        if self._profile is None:
+            return self._run(feeds)
+        return infer_in_chunks(self._run, feeds, self._profile.max_batch, self._profile.min_batch)
+
+    def _run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        results = self._session.run(self._output_names, {name: feeds[name] for name in feeds})
         return dict(zip(self._output_names, results, strict=True))
 
     def close(self) -> None:
