@@ -150,6 +150,8 @@ class OnnxRuntime(ClosingContext):
             )
             model_sha256 = file_sha256(model_path) if options.provider == "tensorrt-ep" else ""
             providers = provider_chain(options, input_specs, model_sha256)
+            for _, provider_options in providers[:-1]:  # the TensorRT EP's cache folder
+                Path(provider_options["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)
             self._session = ort.InferenceSession(
                 str(model_path), sess_options=session_options, providers=providers
             )

@@ -25,7 +25,7 @@ from posecast.engines.runtimes.engine_cache import (
     write_atomic,
 )
 from posecast.engines.runtimes.onnx import tensorrt_ep_options
-from posecast.engines.runtimes.tensorrt import engine_cache_key
+from posecast.engines.runtimes.tensorrt import engine_cache_key, trt_logger
 from posecast.errors import InvalidInputError, ModelError, ProviderUnavailableError
 
 
@@ -347,3 +347,18 @@ def test_native_tensorrt_matches_onnxruntime(tmp_path: Path, fp16: bool) -> None
     with create_runtime(path, options) as rebuilt:
         assert rebuilt.infer({"image": crops[:2]})["landmarks"].shape == (2, 195)
     assert os.path.getsize(engine) > 1000
+
+
+def test_one_tensorrt_logger_per_process() -> None:
+    """TensorRT keeps a single logger pointer: every builder and runtime gets the same one."""
+
+    class FakeTensorRT:
+        class Logger:
+            WARNING = 2
+            made = 0
+
+            def __init__(self, severity: int) -> None:
+                type(self).made += 1
+
+    first, second = trt_logger(FakeTensorRT), trt_logger(FakeTensorRT)
+    assert first is second and FakeTensorRT.Logger.made == 1

@@ -340,3 +340,18 @@ def test_a_non_constant_shape_is_refused_at_load(tmp_path) -> None:
     ]
     with pytest.raises(ModelError, match="Shape"):
         _run_both(tmp_path, nodes, (1, 3), "y")
+
+
+def test_concurrent_calls_from_stream_threads_give_each_its_own_result(reference) -> None:
+    """Direct mode: one runtime shared by several stream threads (the runtime locks)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    crops = model_inputs(reference, "pose_detection")
+    with create_runtime(model_path("pose_detection"), TORCH_CPU) as runtime:
+        alone = [runtime.infer({"image": crops[i : i + 1]})["scores"] for i in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            together = list(
+                pool.map(lambda i: runtime.infer({"image": crops[i : i + 1]})["scores"], range(4))
+            )
+    for want, got in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(got, want)
