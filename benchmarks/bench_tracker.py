@@ -1,4 +1,5 @@
-"""Tracker vs a greedy nearest-root baseline on synthetic scenes, and update time per frame.
+"""Tracker vs a greedy nearest-root baseline on synthetic scenes, and update time per frame
+(with and without appearance descriptors, and the time to compute those descriptors).
 
 Scores with py-motmetrics (MOTA, IDF1, ID switches, fragmentations): a hypothesis matches a
 ground-truth person when their pelvis (root) positions are within 0.5 m in 3D. The tracker's
@@ -20,12 +21,14 @@ from pathlib import Path
 import motmetrics as mm
 import numpy as np
 
+from posecast.engines.appearance import AppearanceConfig, appearance_descriptors
 from posecast.engines.frames import FramePoses
 from posecast.tracker.config import TrackerConfig
 from posecast.tracker.tracker import Tracker
 
 # The synthetic scenes are test data (tests/synthetic), not part of the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic import people as people_images
 from synthetic.scenes import (
     HIP_JOINTS,
     Scene,
@@ -153,10 +156,16 @@ def _score(levels: dict[str, SceneConfig], seeds: range, duration_s: float) -> l
     return rows
 
 
-def _crowd_frames(num_people: int, num_frames: int) -> list[tuple[FramePoses, float]]:
-    """People on a grid walking sideways together (every one detected in every frame)."""
+def _crowd_frames(
+    num_people: int, num_frames: int, with_appearance: bool
+) -> list[tuple[FramePoses, float]]:
+    """People on a grid walking sideways together (every one detected in every frame), with
+    their projected 2D joints and, if asked, appearance descriptors (one look per person,
+    a little noise per frame)."""
     rng = np.random.default_rng(0)
     columns = int(np.ceil(np.sqrt(num_people)))
+    intrinsics = np.array([[900.0, 0.0, 640.0], [0.0, 900.0, 360.0], [0.0, 0.0, 1.0]])
+    looks = rng.random((num_people, AppearanceConfig().size))
     frames = []
     for k in range(num_frames):
         t = k / 30
@@ -174,15 +183,18 @@ def _crowd_frames(num_people: int, num_frames: int) -> list[tuple[FramePoses, fl
                 for i in range(num_people)
             ]
         ) + rng.normal(0, 0.03, (num_people, 17, 3))
+        joints2d = project_to_image(joints, intrinsics)
+        appearance = looks + rng.normal(0, 0.02, looks.shape) if with_appearance else None
         frames.append(
             (
                 FramePoses(
                     skeleton="synthetic_17",
-                    boxes_xyxy=np.zeros((num_people, 4)),
+                    boxes_xyxy=np.concatenate([joints2d.min(axis=1), joints2d.max(axis=1)], 1),
                     scores=np.full(num_people, 0.9),
-                    joints2d_px=np.zeros((num_people, 17, 2)),
+                    joints2d_px=joints2d,
                     joints_cam_m=joints,
                     joint_scores=np.ones((num_people, 17)),
+                    appearance=appearance,
                 ),
                 t,
             )
@@ -190,17 +202,48 @@ def _crowd_frames(num_people: int, num_frames: int) -> list[tuple[FramePoses, fl
     return frames
 
 
-def _update_times_ms(people: tuple[int, ...], num_frames: int) -> dict[int, float]:
+def _update_times_ms(
+    people: tuple[int, ...], num_frames: int, with_appearance: bool
+) -> dict[int, float]:
     times = {}
     for num_people in people:
         tracker = Tracker()
-        frames = _crowd_frames(num_people, num_frames)
+        frames = _crowd_frames(num_people, num_frames, with_appearance)
         for poses, t in frames[:5]:  # warm up, and confirm the tracks
             tracker.update(poses, t)
         start = time.perf_counter()
         for poses, t in frames[5:]:
             tracker.update(poses, t)
         times[num_people] = (time.perf_counter() - start) / (num_frames - 5) * 1000
+    return times
+
+
+def _descriptor_times_ms(people: tuple[int, ...], repeats: int) -> dict[int, float]:
+    """Appearance descriptors of N people drawn on a 1280 x 720 image (their time per frame)."""
+    size_wh = (1280, 720)
+    k = people_images.intrinsics(size_wh)
+    outfits = [people_images.RED_ON_BLUE, people_images.GREEN_ON_GREY]
+    times = {}
+    for num_people in people:
+        columns = int(np.ceil(np.sqrt(num_people)))
+        points = [
+            people_images.project(
+                people_images.standing_person_m(
+                    0.8 * (i % columns) - columns / 2.5, 5.0 + i // columns
+                ),
+                k,
+            )
+            for i in range(num_people)
+        ]
+        image = people_images.draw_people(
+            size_wh, points, [outfits[i % 2] for i in range(num_people)]
+        )
+        joints2d, scores = np.array(points), np.ones((num_people, 33))
+        appearance_descriptors(image, joints2d, scores, "blazepose_33")  # warm up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            appearance_descriptors(image, joints2d, scores, "blazepose_33")
+        times[num_people] = (time.perf_counter() - start) / repeats * 1000
     return times
 
 
@@ -224,9 +267,19 @@ def main() -> None:
             f"{int(s['num_false_positives'])} | {int(s['num_misses'])} | "
             f"{s['min_distance_m']:.2f} |"
         )
-    print("\n| people per frame | update (ms) |\n|---|---|")
-    for num_people, ms in _update_times_ms((1, 10, 50), num_frames).items():
-        print(f"| {num_people} | {ms:.2f} |")
+    people = (1, 10, 50)
+    plain = _update_times_ms(people, num_frames, with_appearance=False)
+    with_appearance = _update_times_ms(people, num_frames, with_appearance=True)
+    descriptors = _descriptor_times_ms(people, repeats=3 if args.quick else 20)
+    print(
+        "\n| people per frame | update (ms) | update with appearance (ms) "
+        "| appearance descriptors (ms) |\n|---|---|---|---|"
+    )
+    for num_people in people:
+        print(
+            f"| {num_people} | {plain[num_people]:.2f} | {with_appearance[num_people]:.2f} "
+            f"| {descriptors[num_people]:.2f} |"
+        )
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

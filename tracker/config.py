@@ -131,21 +131,24 @@ class TrackerConfig:
             in units of the track's 2D size (the diagonal of the box around its confident
             joints). It holds at every range, where monocular depth does not.
         max_image_distance: gate of that distance for a track just seen. For a track whose
-            depth is unreliable (``unreliable_depth_noise_m``) the image distance alone may
-            admit a pair whose 3D position is beyond its gate. Lower: people whose
-            boxes overlap are told apart better, fast or erratic 2D landmarks lose matches.
+            position is unreliable (``unreliable_position_noise_m``) the image distance alone
+            may admit a pair whose position is beyond its gate. Lower: people whose boxes
+            overlap are told apart better, fast or erratic 2D landmarks lose matches.
             Higher: the reverse.
         image_gate_growth_per_s: its growth per second unseen (sizes per second).
-        unreliable_depth_noise_m: a track whose measured depth noise (the mean absolute
-            difference between its observed and predicted range, the distance of its pose's
-            centroid from the camera, over frames without a gap) exceeds this has unreliable
-            depth: for it a pair within the image gate is allowed even when its 3D position
-            is beyond the gate. Monocular depth at 10-25 m jumps by metres between frames
-            while the 2D joints hold (PETS09 tracks: 0.2-1 m of such noise); near the camera
-            or with good depth (the synthetic scenes: a few centimetres) depth keeps people on
-            one line of sight apart and is trusted. Lower: the image overrides depth for more
-            tracks; higher: depth vetoes more matches.
-        depth_noise_time_constant_s: time constant of the average of that noise (s).
+        unreliable_position_noise_m: a track whose measured position noise exceeds this has
+            an unreliable position: for it a pair within the image gate is allowed even when
+            its position is beyond the gate. The noise is an exponential average, over frames
+            without a gap, of how far the observed position lands from the predicted one: on
+            the ground (world cue), else along the camera ray (the difference of ranges, the
+            pose centroid's distances from the camera). Monocular depth at 10-25 m jumps by
+            metres between frames while the 2D joints hold (PETS09: 0.2-1 m of such noise,
+            and a person placed on the ground in one frame may be placed monocularly in the
+            next); near the camera or with good depth (the synthetic scenes: a few
+            centimetres) the position keeps people on one line of sight apart and is trusted.
+            Lower: the image overrides the position for more tracks; higher: the position
+            vetoes more matches.
+        position_noise_time_constant_s: time constant of the average of that noise (s).
         world_cue: when detections carry ``joints_world_m`` (a calibrated scene: z up, ground
             at 0), the position cue is the distance on the ground between the centroids of
             the confident joints (their x, y), instead of the camera-space pose distance.
@@ -228,14 +231,14 @@ class TrackerConfig:
     image_gate_growth_per_s: float = setting(
         0.5, "2D gate growth per second unseen (sizes/s)", ge=0, le=100
     )
-    unreliable_depth_noise_m: float = setting(
-        0.2, "depth noise beyond which the image may override depth (m)", gt=0, le=100
+    unreliable_position_noise_m: float = setting(
+        0.15, "position noise beyond which the image may override the position (m)", gt=0, le=100
     )
-    depth_noise_time_constant_s: float = setting(
-        2.0, "time constant of the depth noise average (s)", gt=0, le=600
+    position_noise_time_constant_s: float = setting(
+        2.0, "time constant of the position noise average (s)", gt=0, le=600
     )
     world_cue: bool = setting(True, "associate on ground positions when detections have them")
-    max_ground_distance_m: float = setting(0.6, "gate of the ground distance (m)", gt=0, le=10)
+    max_ground_distance_m: float = setting(0.5, "gate of the ground distance (m)", gt=0, le=10)
     ground_gate_growth_m_per_s: float = setting(
         1.0, "ground gate growth per second unseen (m/s)", ge=0, le=10
     )

@@ -208,8 +208,8 @@ class CueDistances:
         appearance: appearance cosine distance.
         shape: root-relative 3D pose distance (cost only, never a gate).
         image_may_replace_position: (T, D) bool: pairs whose image distance may stand in for
-            a failed position (where positions are unreliable: monocular depth at range);
-            None: nowhere.
+            a failed position (tracks whose measured position noise is large: monocular depth
+            at range); None: nowhere.
     """
 
     position: np.ndarray

@@ -90,10 +90,10 @@ class Track:
         image_motion: its box centre's motion in the image (pixels).
         ground_motion: its motion on the ground (metres), None without world joints.
         appearance: its appearance model, None when the appearance cue is off.
-        depth_deviation_m: the mean absolute difference between its observed and predicted
-            range (distance of the pose's centroid from the camera) over frames without a
-            gap, an exponential average; None until measured. Monocular depth makes it
-            grow with the square of the range.
+        position_noise_m: how far its observed position lands from the predicted one (on
+            the ground with world joints, else along the camera ray), an exponential average
+            over frames without a gap; None until measured. Monocular depth makes it grow
+            with the square of the range.
     """
 
     track_id: int
@@ -106,7 +106,7 @@ class Track:
     image_motion: PointMotion | None = field(default=None, repr=False)
     ground_motion: PointMotion | None = field(default=None, repr=False)
     appearance: AppearanceModel | None = field(default=None, repr=False)
-    depth_deviation_m: float | None = None
+    position_noise_m: float | None = None
 
     @property
     def last_seen_s(self) -> float:

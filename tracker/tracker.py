@@ -11,7 +11,7 @@ import numpy as np
 from posecast.engines.frames import UNTRACKED_ID, FramePoses
 from posecast.errors import InvalidInputError
 from posecast.tracker import motion
-from posecast.tracker.appearance import AppearanceModel
+from posecast.tracker.appearance import AppearanceModel, cosine_distance_matrix
 from posecast.tracker.config import AssociationMode, TrackerConfig
 from posecast.tracker.matching import (
     CueDistances,
@@ -36,9 +36,10 @@ _REPORTED_UNSEEN = (TrackState.SEARCHING, TrackState.TERMINATED)
 
 
 @dataclass(frozen=True)
-class _Prediction:
-    """Where a track is expected in this frame: its 3D motion state, 2D joints (pixels) and
-    ground position (metres, None without world joints)."""
+class Prediction:
+    """Where a track is expected at a time: its 3D motion state (``motion.joints_cam_m``,
+    ``motion.joint_scores``), 2D joints (pixels, moved with its image velocity) and ground
+    position (metres, None without world joints)."""
 
     motion: MotionState
     joints2d_px: np.ndarray
@@ -134,7 +135,7 @@ class Tracker:
         self._tracks = [track for track in self._tracks if track.is_live]
         cues = self._frame_cues(poses)
         # 2. Predict every track's pose, 2D joints and ground position at this frame's time.
-        predicted = {track: self._predict(track, timestamp_s) for track in self._tracks}
+        predicted = {track: self.predict(track, timestamp_s) for track in self._tracks}
         # 3. Associate detections with tracks: ByteTrack's stages and re-identification, or
         #    by references.
         assignment = self._associate(poses, cues, predicted, timestamp_s, references)
@@ -142,7 +143,7 @@ class Tracker:
         for track, index in assignment.matches:
             is_jump = track in assignment.jumped_tracks
             observation = self._observation(poses, cues, index, timestamp_s)
-            self._measure_depth_noise(track, observation, predicted[track])
+            self._measure_position_noise(track, observation, predicted[track])
             self._hit(track, observation, is_jump)
             self._update_appearance(track, cues, index, timestamp_s)
         # 5. Unmatched tracks search, get lost, or terminate.
@@ -221,7 +222,9 @@ class Tracker:
 
     # -- step 2 ---------------------------------------------------------------------------
 
-    def _predict(self, track: Track, timestamp_s: float) -> _Prediction:
+    def predict(self, track: Track, timestamp_s: float) -> Prediction:
+        """Where ``track`` is expected at ``timestamp_s`` (constant velocity for at most
+        ``max_prediction_s`` after it was last seen), as association compares it."""
         horizon_s = min(timestamp_s, track.last_seen_s + self.config.max_prediction_s)
         last = track.last_observation
         joints2d_px = last.joints2d_px
@@ -231,7 +234,7 @@ class Tracker:
         ground_m = None
         if track.ground_motion is not None:
             ground_m = motion.point_predict(track.ground_motion, horizon_s)
-        return _Prediction(motion.predict(track.motion, horizon_s), joints2d_px, ground_m)
+        return Prediction(motion.predict(track.motion, horizon_s), joints2d_px, ground_m)
 
     # -- step 3 ---------------------------------------------------------------------------
 
@@ -239,7 +242,7 @@ class Tracker:
         self,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
         references: ReferencePoses | None,
     ) -> _Assignment:
@@ -256,7 +259,7 @@ class Tracker:
         self,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
         may_start_tracks: bool,
     ) -> _Assignment:
@@ -308,7 +311,7 @@ class Tracker:
         detections: np.ndarray,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
     ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
         """Hungarian on the combined cost of the cues; returns matches, unmatched tracks and
@@ -330,7 +333,7 @@ class Tracker:
         detections: np.ndarray,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
     ) -> CueDistances:
         """Each cue's distances over its gate, (T, D)."""
@@ -359,15 +362,17 @@ class Tracker:
             )
         appearance = None
         if cues.appearance is not None:
+            size = cues.appearance.shape[1]
+            means = np.stack(
+                [
+                    track.appearance.mean
+                    if track.appearance is not None and track.appearance.mean is not None
+                    else np.zeros(size)
+                    for track in tracks
+                ]
+            )
             appearance = (
-                np.stack(
-                    [
-                        track.appearance.distances(cues.appearance[detections])
-                        if track.appearance is not None
-                        else np.full(len(detections), np.nan)
-                        for track in tracks
-                    ]
-                )
+                cosine_distance_matrix(means, cues.appearance[detections])
                 / config.max_appearance_distance
             )
         shape = None
@@ -385,16 +390,16 @@ class Tracker:
             )
         rescue = None
         if image is not None:
-            rescue = self._depth_is_unreliable(tracks, len(detections))
+            rescue = self._position_is_unreliable(tracks, len(detections))
         return CueDistances(position / position_gate, image, appearance, shape, rescue)
 
-    def _depth_is_unreliable(self, tracks: list[Track], num_detections: int) -> np.ndarray:
-        """(T, D) bool: the track's measured depth noise exceeds
-        ``unreliable_depth_noise_m`` (False while not measured)."""
+    def _position_is_unreliable(self, tracks: list[Track], num_detections: int) -> np.ndarray:
+        """(T, D) bool: the track's measured position noise exceeds
+        ``unreliable_position_noise_m`` (False while not measured)."""
         noise_m = np.array(
-            [-1.0 if t.depth_deviation_m is None else t.depth_deviation_m for t in tracks]
+            [-1.0 if t.position_noise_m is None else t.position_noise_m for t in tracks]
         )
-        is_unreliable = noise_m > self.config.unreliable_depth_noise_m
+        is_unreliable = noise_m > self.config.unreliable_position_noise_m
         return np.broadcast_to(is_unreliable[:, None], (len(tracks), num_detections))
 
     def _position_distances_m(
@@ -403,7 +408,7 @@ class Tracker:
         detections: np.ndarray,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
     ) -> np.ndarray:
         """(T, D) metres: on the ground where both sides have a ground position, else the
         camera-space pose distance (depth down-weighted with range)."""
@@ -436,7 +441,7 @@ class Tracker:
         detections: np.ndarray,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
     ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
         """Unseen (searching, lost) tracks take back confident detections that look like them
@@ -458,7 +463,7 @@ class Tracker:
         detections: np.ndarray,
         poses: FramePoses,
         cues: _FrameCues,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
     ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
         config = self.config
@@ -514,7 +519,7 @@ class Tracker:
         self,
         matches: list[tuple[Track, int]],
         poses: FramePoses,
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         timestamp_s: float,
     ) -> list[Track]:
         """Tracks given a detection beyond their 3D gate (references corrected an identity):
@@ -609,22 +614,26 @@ class Tracker:
         if track.state is TrackState.TENTATIVE and track.hits >= config.confirm_hits:
             track.confirm()
 
-    def _measure_depth_noise(
-        self, track: Track, observation: Observation, prediction: _Prediction
+    def _measure_position_noise(
+        self, track: Track, observation: Observation, prediction: Prediction
     ) -> None:
-        """Fold the observed minus predicted range into the track's depth noise (frames
-        without a gap only: after one, the prediction's own drift would count)."""
+        """Fold how far the observation lands from the prediction (on the ground when both
+        have a ground position, else along the camera ray) into the track's position noise;
+        frames without a gap only (after one, the prediction's own drift would count)."""
         if track.state is not TrackState.CONFIRMED and track.state is not TrackState.TENTATIVE:
             return
-        deviation_m = abs(
-            _range_m(observation.joints_cam_m) - _range_m(prediction.motion.joints_cam_m)
-        )
-        if track.depth_deviation_m is None:
-            track.depth_deviation_m = deviation_m
+        if observation.ground_m is not None and prediction.ground_m is not None:
+            deviation_m = float(np.linalg.norm(observation.ground_m - prediction.ground_m))
+        else:
+            deviation_m = abs(
+                _range_m(observation.joints_cam_m) - _range_m(prediction.motion.joints_cam_m)
+            )
+        if track.position_noise_m is None:
+            track.position_noise_m = deviation_m
             return
         elapsed_s = observation.timestamp_s - track.last_seen_s
-        weight = 1.0 - np.exp(-elapsed_s / self.config.depth_noise_time_constant_s)
-        track.depth_deviation_m += weight * (deviation_m - track.depth_deviation_m)
+        weight = 1.0 - np.exp(-elapsed_s / self.config.position_noise_time_constant_s)
+        track.position_noise_m += weight * (deviation_m - track.position_noise_m)
 
     def _moved(
         self,
@@ -723,7 +732,7 @@ class Tracker:
         self,
         poses: FramePoses,
         claimed: list[tuple[Track, int]],
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
     ) -> FramePoses:
         track_ids = np.full(len(poses), UNTRACKED_ID, np.int64)
         track_states = np.full(len(poses), "", "<U16")
@@ -759,7 +768,7 @@ class Tracker:
     def _unseen_poses(
         self,
         tracks: list[Track],
-        predicted: dict[Track, _Prediction],
+        predicted: dict[Track, Prediction],
         frame_appearance: np.ndarray | None,
     ) -> FramePoses:
         """Searching and terminated tracks: predicted pose, 2D joints and box moved with the
