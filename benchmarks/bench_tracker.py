@@ -8,6 +8,7 @@ the baseline's are all its matched detections.
 
     python benchmarks/bench_tracker.py           # 3 levels x 6 scenes of 10 s (about a minute)
     python benchmarks/bench_tracker.py --quick   # a few seconds
+    python benchmarks/bench_tracker.py --before a5c0eeb   # also time an older tracker
 """
 
 from __future__ import annotations
@@ -203,11 +204,14 @@ def _crowd_frames(
 
 
 def _update_times_ms(
-    people: tuple[int, ...], num_frames: int, with_appearance: bool
+    people: tuple[int, ...], num_frames: int, with_appearance: bool, make_tracker=Tracker
 ) -> dict[int, float]:
+    """Mean update time per frame (ms) of trackers made by ``make_tracker()``, by crowd size;
+    the measurements of all crowd sizes and trackers interleave so that load on a shared
+    machine falls on all of them alike."""
     times = {}
     for num_people in people:
-        tracker = Tracker()
+        tracker = make_tracker()
         frames = _crowd_frames(num_people, num_frames, with_appearance)
         for poses, t in frames[:5]:  # warm up, and confirm the tracks
             tracker.update(poses, t)
@@ -250,6 +254,9 @@ def _descriptor_times_ms(people: tuple[int, ...], repeats: int) -> dict[int, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short scene per level")
+    parser.add_argument(
+        "--before", metavar="COMMIT", help="also time the tracker of this commit (git show)"
+    )
     args = parser.parse_args()
     seeds, duration_s, num_frames = (range(1), 4.0, 30) if args.quick else (range(6), 10.0, 200)
     start = time.perf_counter()
@@ -268,17 +275,34 @@ def main() -> None:
             f"{s['min_distance_m']:.2f} |"
         )
     people = (1, 10, 50)
-    plain = _update_times_ms(people, num_frames, with_appearance=False)
-    with_appearance = _update_times_ms(people, num_frames, with_appearance=True)
+    before = None
+    if args.before:
+        # The tracker of another commit, on the same frames in the same run (realdata.streams).
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from realdata.streams import tracker_at_commit
+
+        before = tracker_at_commit(args.before).Tracker
+    plain, with_appearance, old = {}, {}, {}
+    for _ in range(3):  # interleaved repeats; the best of each (least disturbed by load)
+        for name, times in (
+            ("plain", _update_times_ms(people, num_frames, with_appearance=False)),
+            ("appearance", _update_times_ms(people, num_frames, with_appearance=True)),
+            ("before", _update_times_ms(people, num_frames, False, before) if before else {}),
+        ):
+            target = {"plain": plain, "appearance": with_appearance, "before": old}[name]
+            for num_people, ms in times.items():
+                target[num_people] = min(target.get(num_people, np.inf), ms)
     descriptors = _descriptor_times_ms(people, repeats=3 if args.quick else 20)
+    before_header = f" | update, tracker at {args.before} (ms)" if before else ""
     print(
-        "\n| people per frame | update (ms) | update with appearance (ms) "
-        "| appearance descriptors (ms) |\n|---|---|---|---|"
+        f"\n| people per frame{before_header} | update (ms) | update with appearance (ms) "
+        f"| appearance descriptors (ms) |\n|---|---|---|---|{'---|' if before else ''}"
     )
     for num_people in people:
+        old_ms = f" | {old[num_people]:.2f}" if before else ""
         print(
-            f"| {num_people} | {plain[num_people]:.2f} | {with_appearance[num_people]:.2f} "
-            f"| {descriptors[num_people]:.2f} |"
+            f"| {num_people}{old_ms} | {plain[num_people]:.2f} | "
+            f"{with_appearance[num_people]:.2f} | {descriptors[num_people]:.2f} |"
         )
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
