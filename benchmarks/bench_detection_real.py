@@ -1,4 +1,5 @@
-"""Person detection and 2D keypoints of today's default pipeline on the real development data.
+"""Person detection and 2D keypoints of the pipeline on the real development data, and where
+it loses each labelled person.
 
 Data: the MOT17 excerpts (every frame of the 4 sequences), PETS09-S2L1 frames 1-250 (from
 ``ROOT/../vtest.avi``) and the labelled single images of ``ROOT/images/``. Boxes of three
@@ -10,17 +11,26 @@ sources are scored at IoU 0.5 with don't-care regions (``realdata.detection``):
 - ``reference``: the data's own detections where there are some (MOT17's det.txt, a 2017
   Faster R-CNN: the recall anchor; COCO's, CrowdPose's and PoseTrack's detection files).
 
-Then the landmark box padding fitted per data group, and 2D keypoint PCK per image set
-(``realdata.keypoints``). MPII labels one person per image and no boxes: keypoints only.
+Then where each labelled person was lost (``realdata.diagnosis``: not proposed, no presence,
+duplicate, pose box off, taken by a neighbour; from the estimator's traces), the landmark box
+padding fitted per data group, and 2D keypoint PCK per image set (``realdata.keypoints``).
+MPII labels one person per image and no boxes: keypoints only.
+
+``--config previous`` runs the estimator's default of commit f523c37 instead (the "before" of
+docs/estimation.md "Finding every person"; its own cache). ``--variants`` adds MOT17 figures
+per detector, input size and proposal mix (each variant cached beside ``--cache``);
+``--yolox DIR`` adds YOLOX-Nano from a prepared model folder.
 
     python benchmarks/bench_detection_real.py --data ../shared/data/real [--json OUT]
-        [--cache PATH] [--from-cache] [--threads N]
+        [--cache PATH] [--from-cache] [--threads N] [--config default|previous]
+        [--variants] [--yolox DIR]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import argparse
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +48,8 @@ from realdata.boxes import (
     paired_iou,
 )
 from realdata.cache import FrameRecord
-from realdata.detection import DetectionScores, match_frame, score_detections
+from realdata.detection import DetectionScores, FrameMatch, match_frame, score_detections
+from realdata.diagnosis import STAGES, FrameDiagnosis, breakdown, diagnose_frame
 from realdata.images import ImageTruth, load_image_sets, points_in_polygons
 from realdata.keypoints import (
     KeypointMatch,
@@ -52,8 +63,10 @@ from realdata.keypoints import (
 from realdata.mot import Detections, MotSequence, load_mot17, load_pets09
 from realdata.pipeline import (
     Item,
+    build_estimator,
     mean_ms,
     mot_frame_key,
+    previous_default_config,
     read_rgb,
     run_or_load,
     sequence_items,
@@ -66,11 +79,16 @@ from realdata.report import (
     run_metadata,
     write_json,
 )
+from realdata.tiles import TiledDetector
 from scipy.optimize import linear_sum_assignment
+
+from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.runtimes import RuntimeOptions
 
 Rows = list[list[Any]]
 Details = list[dict[str, Any]]
 DEFAULT_CACHE = "/tmp/posecast-realdata/detection.npz"
+CONFIGS = {"default": EstimatorConfig, "previous": previous_default_config}
 SOURCES = ("posecast", "nanodet", "reference")
 FIT_IOU = 0.3
 """Landmark boxes and labelled boxes pair up for the padding fit from this IoU (Hungarian)."""
@@ -97,6 +115,18 @@ PADDING_HEADERS += ["MOT17 rec", "AP", "PETS rec", "AP", "img rec", "AP"]
 PCK_TITLE = "2D keypoints, PCK at 0.5 x head (MPII) or torso size; persons paired by most correct"
 PCK_HEADERS = ["data", "size", "persons", "found", "PCK limbs", "PCK found", "PCK all"]
 PCK_HEADERS += ["keypoints"]
+DIAGNOSIS_TITLE = (
+    "Where each labelled person was lost (realdata.diagnosis): targets per stage;\n"
+    "found after a retry ROI / from a pose-detector proposal"
+)
+DIAGNOSIS_HEADERS = ["data", "targets", *STAGES, "retry", "pose det."]
+VARIANTS_TITLE = (
+    "MOT17 (all frames), the whole pipeline per detector / input / proposal mix: posecast's "
+    "boxes at IoU 0.5;\nms per frame of the whole estimator and of its detect step "
+    "(detector, pose-detector passes); landmark runs per frame"
+)
+VARIANT_HEADERS = ["variant", "recall", "rec.vis", "precision", "AP50", "FP", "ms/frame"]
+VARIANT_HEADERS += ["detect ms", "runs/frame"]
 
 
 @dataclass(frozen=True)
@@ -228,6 +258,56 @@ def fit_pairs(
     return np.concatenate(landmark or [np.zeros((0, 4))]), np.concatenate(
         truth or [np.zeros((0, 4))]
     )
+
+
+def frame_match(
+    frame: LabelledFrame, record: FrameRecord, padding: BoxPadding = DEFAULT_PADDING
+) -> FrameMatch:
+    """posecast's output persons of one frame matched with its targets."""
+    boxes = padded_landmark_boxes_xyxy(record.poses.joints2d_px, padding)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return match_frame(
+        boxes,
+        record.poses.scores,
+        frame.target_xyxy,
+        frame.dont_care_xyxy,
+        frame.is_visible,
+        points_in_polygons(centres, frame.ignore_polygons),
+    )
+
+
+def diagnosis_rows(
+    groups: dict[str, list[LabelledFrame]], records: dict[str, FrameRecord]
+) -> tuple[Rows, Details]:
+    """The stage where each target was lost, per group (and its visible targets where the
+    data labels visibility); nothing if a frame has no trace."""
+    rows, details = [], []
+    for name, frames in groups.items():
+        diagnoses: list[FrameDiagnosis] = []
+        for frame in frames:
+            record = records[frame.key]
+            if record.trace is None:
+                return [], []
+            match = frame_match(frame, record)
+            diagnoses.append(
+                diagnose_frame(record.trace, match, frame.target_xyxy, DEFAULT_PADDING)
+            )
+        has_visibility = any(frame.is_visible is not None for frame in frames)
+        for label, visible_only in ((name, False), (f"{name} vis.", True)):
+            if visible_only and not has_visibility:
+                continue
+            pooled = breakdown(diagnoses, visible_only)
+            rows.append(
+                [
+                    label,
+                    pooled.num_targets,
+                    *pooled.counts.values(),
+                    pooled.num_retried,
+                    pooled.num_from_pose_detector,
+                ]
+            )
+            details.append({"data": label, **vars(pooled)})
+    return rows, details
 
 
 def keypoint_match(image: ImageTruth, record: FrameRecord) -> KeypointMatch:
@@ -362,8 +442,97 @@ def _pck_row(name: str, normalizer: str, scores: PckScores) -> list[Any]:
     ]
 
 
+def config_cache(cache: Path, name: str) -> Path:
+    """The cache of a configuration or variant: ``cache`` for the default, else beside it."""
+    return cache if name == "default" else cache.with_name(f"{cache.stem}-{name}{cache.suffix}")
+
+
+def variant_estimators(threads: int, yolox_dir: Path | None) -> dict[str, Callable[[], Any]]:
+    """MOT17 variants: name -> a function making the estimator (models load only if run)."""
+    options = RuntimeOptions(provider="cpu", intra_op_threads=threads, inter_op_threads=1)
+    default = EstimatorConfig()
+
+    def configured(**changes: Any) -> Callable[[], PoseEstimator]:
+        return lambda: build_estimator(threads, replace(default, **changes))
+
+    def detector(**changes: Any) -> Callable[[], PoseEstimator]:
+        return configured(detector=replace(default.detector, **changes))
+
+    def tiled() -> PoseEstimator:
+        estimator = build_estimator(threads)
+        estimator.detector = TiledDetector(estimator.detector)  # type: ignore[assignment]
+        return estimator
+
+    variants: dict[str, Callable[[], Any]] = {
+        "previous default (f523c37)": lambda: build_estimator(threads, previous_default_config()),
+        "default": configured(),
+        **{
+            f"score >= {threshold:.2f}": detector(score_threshold=threshold)
+            for threshold in (0.35, 0.3, 0.25)
+            if threshold != default.detector.score_threshold
+        },
+        "no retries": configured(search=replace(default.search, retries=())),
+        "pose-detector proposals off": configured(pose_detector_proposals="off"),
+        "pose-detector proposals always": configured(pose_detector_proposals="always"),
+        "alignment ROI always": configured(
+            search=replace(default.search, min_alignment_coverage=0.0)
+        ),
+        "NanoDet 960 x 544": detector(min_person_height_px=60.0, max_input_side_px=960),
+        "NanoDet 768 + 2 tiles": tiled,
+    }
+    if yolox_dir is not None:
+        variants["YOLOX-Nano 960 x 544"] = lambda: PoseEstimator.from_config(
+            replace(default, detector_model="yolox-nano"), options, yolox_dir
+        )
+    return variants
+
+
+def variant_rows(
+    args: argparse.Namespace, sequences: list[MotSequence], frames: list[LabelledFrame]
+) -> tuple[Rows, Details]:
+    """Every variant's figures on MOT17 (each run cached beside ``--cache``)."""
+    rows, details = [], []
+    num_items = sum(len(s.frames) for s in sequences)
+    keys = [frame.key for frame in frames]
+    for name, make in variant_estimators(args.threads, args.yolox).items():
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        records, _ = run_or_load(
+            lambda: (item for s in sequences for item in sequence_items(s)),
+            num_items,
+            config_cache(args.cache, f"mot17-{slug}"),
+            args.from_cache,
+            {**run_metadata(args.threads), "variant": name},
+            threads=args.threads,
+            estimator=None if args.from_cache else make(),
+            with_trace=True,
+        )
+        scores = score_source(frames, records, "posecast")
+        if scores is None:
+            continue
+        runs = [records[key].trace.attempts.sum() for key in keys if records[key].trace]
+        ms = mean_ms(records, keys)
+        rows.append(
+            [
+                name,
+                scores.recall,
+                scores.recall_visible,
+                scores.precision,
+                scores.ap50,
+                scores.num_false_positives,
+                f"{ms:.0f}",
+                f"{mean_ms(records, keys, 'detect'):.0f}",
+                f"{np.mean(runs):.1f}" if runs else "-",
+            ]
+        )
+        details.append({"variant": name, "ms_per_frame": ms, **vars(scores)})
+    return rows, details
+
+
 def main() -> None:
     parser = benchmark_arguments(__doc__.split("\n\n")[0], DEFAULT_CACHE)
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+    parser.add_argument("--variants", action="store_true", help="also the MOT17 variants")
+    parser.add_argument("--yolox", type=Path, help="a prepared YOLOX-Nano model folder")
     args = parser.parse_args()
     configure_logging()
     root: Path = args.data
@@ -372,14 +541,17 @@ def main() -> None:
     image_sets = load_image_sets(root)
     num_items = sum(len(s.frames) for s in [*sequences, pets09])
     num_items += sum(len(images) for images in image_sets.values())
+    config = CONFIGS[args.config]()
     records, metadata = run_or_load(
         lambda: estimation_items([*sequences, pets09], image_sets),
         num_items,
-        args.cache,
+        config_cache(args.cache, args.config),
         args.from_cache,
-        run_metadata(args.threads),
+        {**run_metadata(args.threads), "estimator_config": repr(config)},
         threads=args.threads,
         with_detector=True,
+        estimator=None if args.from_cache else build_estimator(args.threads, config),
+        with_trace=True,
     )
 
     groups: dict[str, list[LabelledFrame]] = {
@@ -390,17 +562,26 @@ def main() -> None:
         **{name: image_frames(images) for name, images in image_sets.items() if name != "mpii"},
     }
     detection, detection_details = detection_rows(groups, records)
+    diagnosis, diagnosis_details = diagnosis_rows(groups, records)
     fit_rows, candidate_rows, padding_details = padding_tables(groups, records)
     keypoints, keypoint_details = keypoint_tables(image_sets, records)
+    variants: Rows = []
+    variant_details: Details = []
+    if args.variants:
+        variants, variant_details = variant_rows(args, sequences, groups["MOT17"])
     print(describe_run(metadata, args.from_cache))
+    print(f"estimator: {args.config}, {metadata.get('estimator_config')}")
     print(f"landmark box padding: {DEFAULT_PADDING}\n")
     for title, headers, rows in (
         (DETECTION_TITLE, DETECTION_HEADERS, detection),
+        (DIAGNOSIS_TITLE, DIAGNOSIS_HEADERS, diagnosis),
         (FIT_TITLE, FIT_HEADERS, fit_rows),
         ("posecast boxes with each padding", PADDING_HEADERS, candidate_rows),
         (PCK_TITLE, PCK_HEADERS, keypoints),
+        (VARIANTS_TITLE, VARIANT_HEADERS, variants),
     ):
-        print(format_table(title, headers, rows), end="\n\n")
+        if rows:
+            print(format_table(title, headers, rows), end="\n\n")
     if args.json:
         write_json(
             args.json,
@@ -410,6 +591,8 @@ def main() -> None:
                 "detection": detection_details,
                 "padding_study": padding_details,
                 "keypoints": keypoint_details,
+                "diagnosis": diagnosis_details,
+                "variants": variant_details,
             },
         )
 

@@ -107,6 +107,21 @@ class BlazePoses:
             pose_presence=self.pose_presence[indices],
         )
 
+    @classmethod
+    def concatenate(cls, parts: list[BlazePoses]) -> BlazePoses:
+        """The poses of several records, in order (at least one record)."""
+        if not parts:
+            raise ValueError("BlazePoses.concatenate needs at least one record")
+        return BlazePoses(
+            rois=Roi.concatenate([part.rois for part in parts]),
+            landmarks_px=np.concatenate([part.landmarks_px for part in parts]),
+            landmarks_crop_px=np.concatenate([part.landmarks_crop_px for part in parts]),
+            world_landmarks_crop_m=np.concatenate([part.world_landmarks_crop_m for part in parts]),
+            visibility=np.concatenate([part.visibility for part in parts]),
+            presence=np.concatenate([part.presence for part in parts]),
+            pose_presence=np.concatenate([part.pose_presence for part in parts]),
+        )
+
     def next_rois(self) -> Roi:
         """ROIs for the next pass or frame, from auxiliary landmarks 33 and 34."""
         aux_px = crop_to_image_points(
@@ -206,22 +221,40 @@ class BlazePoseLandmarkModel:
             pose_presence=outputs["presence"].reshape(num).astype(np.float64),
         )
 
-    def run(self, image_rgb: np.ndarray, rois: Roi) -> BlazePoses:
-        """One model pass over ``rois``; drops poses below the presence threshold."""
+    def predict(self, image_rgb: np.ndarray, rois: Roi) -> BlazePoses:
+        """One model pass over ``rois``: a pose per ROI, none dropped."""
         if len(rois) == 0:
             return self.postprocess(self._empty_outputs(), rois)
         outputs = self.runtime.infer({self.input_name: self.preprocess(image_rgb, rois)})
-        poses = self.postprocess(outputs, rois)
-        return poses.select(poses.pose_presence >= self.config.presence_threshold)
+        return self.postprocess(outputs, rois)
 
-    def estimate(self, image_rgb: np.ndarray, rois: Roi) -> BlazePoses:
-        """A pass from ``rois`` plus ``refinement_passes`` passes from the landmarks' own ROIs."""
-        poses = self.run(image_rgb, rois)
+    def is_present(self, poses: BlazePoses) -> np.ndarray:
+        """(N,) whether each pose passes the presence threshold."""
+        return poses.pose_presence >= self.config.presence_threshold
+
+    def run(self, image_rgb: np.ndarray, rois: Roi) -> BlazePoses:
+        """One model pass over ``rois``; drops poses below the presence threshold."""
+        poses = self.predict(image_rgb, rois)
+        return poses.select(self.is_present(poses))
+
+    def refine(self, image_rgb: np.ndarray, poses: BlazePoses) -> tuple[BlazePoses, np.ndarray]:
+        """``refinement_passes`` passes from the poses' own ROIs (auxiliary landmarks).
+
+        Returns:
+            The refined poses that stay present, and their (M,) indices into ``poses``.
+        """
+        kept = np.arange(len(poses))
         for _ in range(self.config.refinement_passes):
             if len(poses) == 0:
                 break
-            poses = self.run(image_rgb, poses.next_rois())
-        return poses
+            refined = self.predict(image_rgb, poses.next_rois())
+            is_present = self.is_present(refined)
+            poses, kept = refined.select(is_present), kept[is_present]
+        return poses, kept
+
+    def estimate(self, image_rgb: np.ndarray, rois: Roi) -> BlazePoses:
+        """A pass from ``rois`` plus ``refinement_passes`` passes from the landmarks' own ROIs."""
+        return self.refine(image_rgb, self.run(image_rgb, rois))[0]
 
     def augment(self, image_rgb: np.ndarray, poses: BlazePoses, augs: Augmentations) -> BlazePoses:
         """Re-estimate ``poses`` from rotated, scaled and flipped crops and average them.

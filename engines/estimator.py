@@ -1,11 +1,15 @@
 """Single-image multi-person 3D poses: detect, crop, estimate, place in camera space.
 
-The steps: detect person boxes; give each person not already followed a first ROI (from the
-BlazePose pose detector's alignment keypoints, as MediaPipe does, or around its box); run
-BlazePose on all ROIs and drop duplicate poses; orient each pose's metric landmarks like the
-camera (ROI rotation plus the perspective correction of the crop's viewing direction); solve
-each person's translation from its 2D landmarks and K (absolute reconstruction, per person).
-Output is in BlazePose's own 33-landmark set; ``FramePoses.to_skeleton`` converts.
+The steps: propose persons (the person detector's boxes, fused with the people the BlazePose
+pose detector finds in the whole frame: ``proposals``); give each person not already followed
+a first ROI (from the pose detector's alignment keypoints, as MediaPipe does, or around its
+box) and search for its pose, trying other ROIs where the first one fails (``pose_search``);
+pose the followed ROIs; drop absent and duplicate poses; orient each pose's metric landmarks
+like the camera (ROI rotation plus the perspective correction of the crop's viewing
+direction); solve each person's translation from its 2D landmarks and K (absolute
+reconstruction, per person). Output is in BlazePose's own 33-landmark set;
+``FramePoses.to_skeleton`` converts. ``estimate(..., with_trace=True)`` also says what became
+of every proposal and followed ROI (``EstimateTrace``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from posecast.engines.blazepose import (
     BlazePoseLandmarkModel,
     BlazePoses,
 )
-from posecast.engines.detectors.base import DetectorConfig, PersonDetector
+from posecast.engines.detectors.base import DetectorConfig, PersonBoxes, PersonDetector
 from posecast.engines.detectors.loading import DETECTOR_NAMES, DetectorName, load_detector
 from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.augmentation import make_augmentations
@@ -40,13 +44,23 @@ from posecast.engines.geometry.rois import (
     roi_world_to_camera,
 )
 from posecast.engines.images import check_rgb_image
-from posecast.engines.pose_alignment import PoseAlignmentDetector
+from posecast.engines.pose_alignment import PoseAlignment, PoseAlignmentDetector
+from posecast.engines.pose_search import (
+    FIRST,
+    PoseSearch,
+    PoseSearchConfig,
+    PoseSearchResult,
+    choose_first_rois,
+)
+from posecast.engines.proposals import Proposals, fuse_proposals
 from posecast.engines.runtimes import RuntimeOptions, create_runtime
 
 NATIVE_SKELETON = SKELETON
 DUPLICATE_POSE_IOU = 0.5
 PoseModelName = Literal["lite", "full", "heavy"]
 RoiSource = Literal["alignment", "box"]
+PoseDetectorProposals = Literal["off", "if_no_boxes", "always"]
+POSE_DETECTOR_PROPOSALS: tuple[PoseDetectorProposals, ...] = ("off", "if_no_boxes", "always")
 
 
 @dataclass(frozen=True)
@@ -63,28 +77,50 @@ class EstimatorConfig:
         roi_source: where each person's first landmark ROI comes from. ``alignment``: the
             BlazePose pose detector's alignment keypoints, found around each person box
             (MediaPipe's own ROI; agrees with MediaPipe's runtime 5-15x more closely than
-            ``box``, about one detector run per person). ``box``: a square around the box;
-            pair it with ``blazepose.refinement_passes=1``.
+            ``box``, about one detector run per person) where they cover the box
+            (``search.min_alignment_coverage``). ``box``: a square around the box.
+        pose_detector_proposals: when to also propose the people the BlazePose pose detector
+            finds in the whole frame (MediaPipe's own first step: large, near people; one
+            224 x 224 model call), fused with the detector's boxes without duplicates
+            (``posecast.engines.proposals``): ``if_no_boxes`` (default) in frames where the
+            person detector finds nobody (a person lying, folded, in the dark, filling the
+            frame: what a single-person detector is for); ``always`` in every detection frame
+            (in crowds it takes several small people for one large one: docs/estimation.md
+            "Finding every person"); ``off``. Needs the pose detector (``from_config`` loads
+            it).
         detector_model: the person detector: ``nanodet`` (shipped) or ``yolox-nano``
             (user-supplied, prepared in a model directory; more recall per millisecond on
             small people, docs/estimation.md "Detectors").
-        detector, blazepose, reconstruction: settings of each step.
+        detector, blazepose, search, reconstruction: settings of each step (``search``: the
+            ROIs tried for a new person whose first pose fails, ``pose_search``).
     """
 
     pose_model: PoseModelName = "full"
     perspective_correction: bool = True
     num_augmentations: int = 1
     roi_source: RoiSource = "alignment"
+    pose_detector_proposals: PoseDetectorProposals = "if_no_boxes"
     detector_model: DetectorName = "nanodet"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
+    search: PoseSearchConfig = field(default_factory=PoseSearchConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+
+    @property
+    def needs_pose_detector(self) -> bool:
+        """Whether the BlazePose pose detector runs (alignment ROIs or frame proposals)."""
+        return self.roi_source == "alignment" or self.pose_detector_proposals != "off"
 
     def __post_init__(self) -> None:
         if self.num_augmentations < 1:
             raise ValueError(f"num_augmentations must be >= 1, got {self.num_augmentations}")
         if self.roi_source not in ("alignment", "box"):
             raise ValueError(f"roi_source must be alignment or box, got {self.roi_source!r}")
+        if self.pose_detector_proposals not in POSE_DETECTOR_PROPOSALS:
+            raise ValueError(
+                f"pose_detector_proposals must be one of {POSE_DETECTOR_PROPOSALS}, got "
+                f"{self.pose_detector_proposals!r}"
+            )
         if self.detector_model not in DETECTOR_NAMES:
             raise ValueError(
                 f"detector_model must be one of {DETECTOR_NAMES}, got {self.detector_model!r}"
@@ -93,27 +129,88 @@ class EstimatorConfig:
             raise ValueError(f"pose_model must be lite, full or heavy, got {self.pose_model!r}")
 
 
+KEPT, NO_PRESENCE, DUPLICATE, INVALID = "kept", "no_pose_presence", "duplicate", "invalid"
+FOLLOWED = "followed"
+
+
+@dataclass(frozen=True)
+class EstimateTrace:
+    """What became of every ROI posed in one image (``estimate(..., with_trace=True)``).
+
+    Rows: the followed ROIs first, then the new proposals (``Proposals``), R in all.
+
+    Attributes:
+        detected_xyxy: (D, 4) the person detector's boxes (all of them, followed people's
+            too); detected_scores: (D,). Empty where the detector did not run.
+        sources: (R,) ``"followed"``, ``"detector"`` or ``"pose_detector"``.
+        proposal_xyxy: (R, 4) the proposal's box (NaN for followed rows).
+        proposal_scores: (R,) its source's score (NaN for followed rows).
+        first_rois: (R,) ``"followed"``, ``"alignment_frame"``, ``"alignment_crop"`` (the
+            pose detector's keypoints, whole frame or crop) or ``"box"``.
+        chosen: (R,) the ROI of the kept pose: ``"first"``, ``"box"``, ``"refined"``.
+        attempts: (R,) landmark model runs of the search (refinement passes not counted).
+        presence: (R,) pose presence of the chosen pose.
+        box_agreement: (R,) IoU of the chosen pose's box with the proposal box (NaN: none).
+        landmarks_px: (R, 33, 2) the chosen pose's landmarks, image pixels.
+        outcomes: (R,) ``"kept"``, ``"no_pose_presence"``, ``"duplicate"``, ``"invalid"``
+            (dropped by the 3D reconstruction).
+        pose_index: (R,) row of the output ``poses`` for kept rows, -1 for the others.
+    """
+
+    detected_xyxy: np.ndarray
+    detected_scores: np.ndarray
+    sources: np.ndarray
+    proposal_xyxy: np.ndarray
+    proposal_scores: np.ndarray
+    first_rois: np.ndarray
+    chosen: np.ndarray
+    attempts: np.ndarray
+    presence: np.ndarray
+    box_agreement: np.ndarray
+    landmarks_px: np.ndarray
+    outcomes: np.ndarray
+    pose_index: np.ndarray
+
+
 @dataclass(frozen=True)
 class FrameEstimate:
     """Result of one image: the persons, where the time went, who was dropped why, and the
-    ROIs to follow the persons into the next frame without detecting (MediaPipe's tracking).
+    ROIs to follow the persons into the next frame without detecting (MediaPipe's tracking);
+    ``trace`` only when asked for (``estimate(..., with_trace=True)``).
     """
 
     poses: FramePoses
     timing_ms: dict[str, float]
     dropped: dict[str, int]
     next_rois: Roi
+    trace: EstimateTrace | None = None
+
+
+def distinct_pose_indices(poses: BlazePoses, max_iou: float = DUPLICATE_POSE_IOU) -> np.ndarray:
+    """Sorted indices of the poses to keep: a pose whose landmark box overlaps a more present
+    pose's by more than ``max_iou`` is dropped (two ROIs, e.g. two detector boxes of one
+    person, or a followed ROI and a new box, can converge on the same person)."""
+    if len(poses) < 2:
+        return np.arange(len(poses))
+    points = poses.landmarks_px
+    boxes_xyxy = np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1)
+    return np.sort(non_max_suppression(boxes_xyxy, poses.pose_presence, max_iou))
 
 
 def distinct_poses(poses: BlazePoses, max_iou: float = DUPLICATE_POSE_IOU) -> BlazePoses:
-    """Drop poses whose landmark box overlaps a more present pose's by more than ``max_iou``:
-    two ROIs (two detector boxes of one person, or a followed ROI and a new box) can converge
-    on the same person."""
-    if len(poses) < 2:
-        return poses
-    points = poses.landmarks_px
-    boxes_xyxy = np.concatenate([points.min(axis=1), points.max(axis=1)], axis=1)
-    return poses.select(np.sort(non_max_suppression(boxes_xyxy, poses.pose_presence, max_iou)))
+    """The poses without duplicates (``distinct_pose_indices``)."""
+    return poses.select(distinct_pose_indices(poses, max_iou))
+
+
+@dataclass(frozen=True)
+class _Posed:
+    """Every posed row of one frame (followed ROIs, then proposals) before the drops."""
+
+    poses: BlazePoses
+    sources: np.ndarray
+    proposals: Proposals
+    first_rois: np.ndarray
+    search: PoseSearchResult
 
 
 class PoseEstimator:
@@ -129,10 +226,13 @@ class PoseEstimator:
         self.detector = detector
         self.pose_model = pose_model
         self.config = config or EstimatorConfig()
-        if self.config.roi_source == "alignment" and aligner is None:
-            raise ValueError("roi_source='alignment' needs a PoseAlignmentDetector")
+        if self.config.needs_pose_detector and aligner is None:
+            raise ValueError(
+                "roi_source='alignment' and pose_detector_proposals need a PoseAlignmentDetector"
+            )
         self.aligner = aligner
         self.augmentations = make_augmentations(self.config.num_augmentations)
+        self.search = PoseSearch(pose_model, self.config.search)
 
     @classmethod
     def from_config(
@@ -155,7 +255,7 @@ class PoseEstimator:
             resolve_model_path(f"pose_landmark_{config.pose_model}", model_dir), runtime_options
         )
         aligner = None
-        if config.roi_source == "alignment":
+        if config.needs_pose_detector:
             aligner_runtime = create_runtime(
                 resolve_model_path("pose_detection", model_dir), runtime_options
             )
@@ -181,6 +281,7 @@ class PoseEstimator:
         camera: Camera | None = None,
         followed_rois: Roi | None = None,
         detect: bool = True,
+        with_trace: bool = False,
     ) -> FrameEstimate:
         """All persons of one (H, W, 3) uint8 RGB image, in camera space.
 
@@ -189,8 +290,11 @@ class PoseEstimator:
             camera: its intrinsics (and distortion); default: 55 degree field of view.
             followed_rois: ROIs of known persons (a previous frame's ``next_rois``), posed
                 from those ROIs directly, as MediaPipe's tracking does.
-            detect: run the person detector; detected persons that no followed ROI covers
-                get a first ROI (``roi_source``). Without it only followed persons are found.
+            detect: propose persons (the detector and, with ``pose_detector_proposals``, the
+                pose detector over the whole frame); those no followed ROI covers get a pose
+                search. Without it only followed persons are found.
+            with_trace: also say what became of every proposal and followed ROI
+                (``FrameEstimate.trace``; costs nothing but memory).
 
         Raises:
             InvalidInputError: not an RGB uint8 image.
@@ -198,34 +302,99 @@ class PoseEstimator:
         check_rgb_image(image_rgb)
         height, width = image_rgb.shape[:2]
         camera = camera or Camera.from_fov(width, height)
-        rois = followed_rois if followed_rois is not None else Roi.empty()
+        followed = followed_rois if followed_rois is not None else Roi.empty()
         start = time.perf_counter()
+        detected, proposals = PersonBoxes.empty(), Proposals.empty()
         if detect:
-            (boxes,) = self.detector.detect([image_rgb])
-            new_boxes = boxes.boxes_xyxy[~boxes_covered_by_rois(boxes.boxes_xyxy, rois)]
-            rois = Roi.concatenate([rois, self._first_rois(image_rgb, new_boxes)])
-        detected = time.perf_counter()
-        found = self.pose_model.estimate(image_rgb, rois)
-        blazeposes = distinct_poses(found)
-        blazeposes = self.pose_model.augment(image_rgb, blazeposes, self.augmentations)
+            detected, proposals = self._propose(image_rgb, followed)
+        proposed = time.perf_counter()
+        posed_rows = self._pose(image_rgb, followed, proposals)
+        present = np.flatnonzero(self.pose_model.is_present(posed_rows.poses))
+        refined, still_present = self.pose_model.refine(image_rgb, posed_rows.poses.select(present))
+        present = present[still_present]
+        unique = distinct_pose_indices(refined)
+        blazeposes = self.pose_model.augment(image_rgb, refined.select(unique), self.augmentations)
         posed = time.perf_counter()
         poses, valid, dropped = self.to_camera_space(blazeposes, camera, (width, height))
-        dropped["no_pose_presence"] = len(rois) - len(found)
-        dropped["duplicate"] = len(found) - len(blazeposes)
+        dropped["no_pose_presence"] = len(posed_rows.poses) - len(present)
+        dropped["duplicate"] = len(present) - len(unique)
         next_rois = deduplicate_rois(blazeposes.select(valid).next_rois(), poses.scores)
         done = time.perf_counter()
         timing_ms = {
-            "detect": (detected - start) * 1e3,
-            "pose": (posed - detected) * 1e3,
+            "detect": (proposed - start) * 1e3,
+            "pose": (posed - proposed) * 1e3,
             "geometry": (done - posed) * 1e3,
             "total": (done - start) * 1e3,
         }
-        return FrameEstimate(poses, timing_ms, dropped, next_rois)
+        trace = None
+        if with_trace:
+            trace = _trace(detected, posed_rows, present, present[unique], valid)
+        return FrameEstimate(poses, timing_ms, dropped, next_rois, trace)
 
-    def _first_rois(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> Roi:
-        if self.aligner is None:
-            return roi_from_box(boxes_xyxy)
-        return self.aligner.rois_from_boxes(image_rgb, boxes_xyxy)
+    def _propose(self, image_rgb: np.ndarray, followed: Roi) -> tuple[PersonBoxes, Proposals]:
+        """The detector's boxes, and the new persons: the proposals no followed ROI covers,
+        with the pose detector's alignment keypoints where it finds them (frame, then crops)."""
+        (detected,) = self.detector.detect([image_rgb])
+        boxes = np.asarray(detected.boxes_xyxy, np.float64).reshape(-1, 4)
+        mode = self.config.pose_detector_proposals
+        is_proposing = mode == "always" or (mode == "if_no_boxes" and len(boxes) == 0)
+        found_in_frame: list[PoseAlignment] = []
+        matched: dict[int, PoseAlignment] = {}
+        if self.aligner is not None:
+            if is_proposing or self.aligner.is_frame_pass_useful(boxes, image_rgb.shape[:2]):
+                found_in_frame = self.aligner.detect_in_frame(image_rgb)
+            matched = self.aligner.match(found_in_frame, boxes)
+        proposed_in_frame = found_in_frame if is_proposing else []
+        max_size_ratio = self.aligner.config.max_size_ratio if self.aligner else 2.0
+        proposals = fuse_proposals(detected, proposed_in_frame, matched, max_size_ratio)
+        proposals = proposals.select(~boxes_covered_by_rois(proposals.boxes_xyxy, followed))
+        if self.aligner is not None and self.config.roi_source == "alignment":
+            pending = [i for i, alignment in enumerate(proposals.alignments) if alignment is None]
+            found = self.aligner.align_in_crops(image_rgb, proposals.boxes_xyxy[pending])
+            proposals = proposals.with_alignments(pending, found)
+        return detected, proposals
+
+    def _pose(self, image_rgb: np.ndarray, followed: Roi, proposals: Proposals) -> _Posed:
+        """A pose for every followed ROI and every proposal (none dropped yet)."""
+        has_box = proposals.has_person_box
+        is_usable = np.array(
+            [
+                alignment is not None and (not is_box or self.config.roi_source == "alignment")
+                for alignment, is_box in zip(proposals.alignments, has_box, strict=True)
+            ],
+            dtype=bool,
+        )
+        alignments = [
+            alignment if usable else None
+            for alignment, usable in zip(proposals.alignments, is_usable, strict=True)
+        ]
+        if self.aligner is not None:
+            alignment_rois = self.aligner.rois_from_alignments(proposals.boxes_xyxy, alignments)
+        else:
+            alignment_rois = roi_from_box(proposals.boxes_xyxy)
+        first_rois, is_box_roi = choose_first_rois(
+            proposals.boxes_xyxy,
+            alignment_rois,
+            is_usable,
+            has_box,
+            self.config.search.min_alignment_coverage,
+        )
+        searched = self.search.search(
+            image_rgb, proposals.boxes_xyxy, has_box, first_rois, is_box_roi
+        )
+        first_kinds = [
+            "box" if is_box else f"alignment_{alignment.source}"  # type: ignore[union-attr]
+            for alignment, is_box in zip(alignments, is_box_roi, strict=True)
+        ]
+        return _Posed(
+            poses=BlazePoses.concatenate(
+                [self.pose_model.predict(image_rgb, followed), searched.poses]
+            ),
+            sources=np.array([FOLLOWED] * len(followed) + list(proposals.sources), dtype=str),
+            proposals=proposals,
+            first_rois=np.array([FOLLOWED] * len(followed) + first_kinds, dtype=str),
+            search=searched,
+        )
 
     def to_camera_space(
         self, blazeposes: BlazePoses, camera: Camera, image_size_wh: tuple[int, int]
@@ -267,3 +436,40 @@ class PoseEstimator:
             joint_scores=joint_scores[valid].astype(np.float32),
         )
         return poses, valid, absolute.drop_counts()
+
+
+def _trace(
+    detected: PersonBoxes,
+    posed: _Posed,
+    present: np.ndarray,
+    distinct: np.ndarray,
+    valid: np.ndarray,
+) -> EstimateTrace:
+    """The trace of one frame from its posed rows and the rows that survived each drop
+    (``present``, ``distinct``: row indices; ``valid``: over ``distinct``)."""
+    count = len(posed.poses)
+    num_followed = count - len(posed.proposals)
+    outcomes = np.full(count, NO_PRESENCE, dtype=object)
+    outcomes[present] = DUPLICATE
+    outcomes[distinct] = np.where(valid, KEPT, INVALID)
+    pose_index = np.full(count, -1, np.int64)
+    pose_index[distinct[valid]] = np.arange(int(valid.sum()))
+    nan_rows = np.full(num_followed, np.nan)
+    search = posed.search
+    return EstimateTrace(
+        detected_xyxy=np.asarray(detected.boxes_xyxy, np.float64).reshape(-1, 4),
+        detected_scores=np.asarray(detected.scores, np.float64),
+        sources=posed.sources,
+        proposal_xyxy=np.concatenate(
+            [np.full((num_followed, 4), np.nan), posed.proposals.boxes_xyxy]
+        ),
+        proposal_scores=np.concatenate([nan_rows, posed.proposals.scores]),
+        first_rois=posed.first_rois,
+        chosen=np.array([FIRST] * num_followed + list(search.chosen), dtype=str),
+        attempts=np.concatenate([np.ones(num_followed, np.int64), search.attempts]),
+        presence=posed.poses.pose_presence.copy(),
+        box_agreement=np.concatenate([nan_rows, search.box_agreement]),
+        landmarks_px=posed.poses.landmarks_px.copy(),
+        outcomes=outcomes.astype(str),
+        pose_index=pose_index,
+    )

@@ -325,41 +325,68 @@ class PoseAlignmentDetector:
     def align(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> list[PoseAlignment | None]:
         """Alignment points of every person box of one image (None where the detector misses).
 
-        At most two model calls: the frame pass, then one batch of crops for the boxes it
-        left unmatched.
+        At most two model calls: the frame pass (``detect_in_frame``, when some box is large
+        enough for it), then one batch of crops (``align_in_crops``) for the boxes it left
+        unmatched.
         """
         check_rgb_image(image_rgb)
         boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
         result: list[PoseAlignment | None] = [None] * len(boxes)
         if len(boxes) == 0:
             return result
-        if self._is_frame_pass_useful(boxes, image_rgb.shape[:2]):
-            frame = self.crop_for_frame(*image_rgb.shape[:2])
-            outputs = self.runtime.infer({self.input_name: self._input(image_rgb, frame)[None]})
-            detections = self.decode({name: value[0] for name, value in outputs.items()}, frame)
-            for index, alignment in self._match(detections, boxes).items():
-                result[index] = PoseAlignment(alignment.points_px, alignment.score, "frame")
+        if self.is_frame_pass_useful(boxes, image_rgb.shape[:2]):
+            for index, alignment in self.match(self.detect_in_frame(image_rgb), boxes).items():
+                result[index] = alignment
         pending = [index for index, alignment in enumerate(result) if alignment is None]
-        if pending:
-            crops = [self.crop_for_box(boxes[index]) for index in pending]
-            batch = np.stack([self._input(image_rgb, crop) for crop in crops])
-            outputs = self.runtime.infer({self.input_name: batch})
-            for row, (index, crop) in enumerate(zip(pending, crops, strict=True)):
-                result[index] = self.postprocess(
-                    {name: value[row] for name, value in outputs.items()}, crop
-                )
+        for index, alignment in zip(
+            pending, self.align_in_crops(image_rgb, boxes[pending]), strict=True
+        ):
+            result[index] = alignment
         return result
 
-    def _is_frame_pass_useful(self, boxes: np.ndarray, image_hw: tuple[int, ...]) -> bool:
+    def detect_in_frame(self, image_rgb: np.ndarray) -> list[PoseAlignment]:
+        """Every person the detector finds in the whole frame, letterboxed as MediaPipe feeds
+        it (one model call), best first, ``source="frame"``. It finds people whose body is
+        at least ~15 % of the frame's longer side (its smallest anchors)."""
+        check_rgb_image(image_rgb)
+        frame = self.crop_for_frame(*image_rgb.shape[:2])
+        outputs = self.runtime.infer({self.input_name: self._input(image_rgb, frame)[None]})
+        detections = self.decode({name: value[0] for name, value in outputs.items()}, frame)
+        return [PoseAlignment(found.points_px, found.score, "frame") for found in detections]
+
+    def align_in_crops(
+        self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray
+    ) -> list[PoseAlignment | None]:
+        """The crop pass: each box's alignment points from a square crop around it (one model
+        call for all boxes); None where no detection fits the box."""
+        boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) == 0:
+            return []
+        crops = [self.crop_for_box(box) for box in boxes]
+        batch = np.stack([self._input(image_rgb, crop) for crop in crops])
+        outputs = self.runtime.infer({self.input_name: batch})
+        return [
+            self.postprocess({name: value[row] for name, value in outputs.items()}, crop)
+            for row, crop in enumerate(crops)
+        ]
+
+    def is_frame_pass_useful(self, boxes: np.ndarray, image_hw: tuple[int, ...]) -> bool:
+        """Whether the frame pass can match some of these (B, 4) boxes (``frame_pass`` on and
+        a box at least ``frame_pass_min_box_fraction`` of the frame's longer side)."""
         longest_box = float((boxes[:, 2:] - boxes[:, :2]).max(initial=0.0))
         is_large = longest_box >= self.config.frame_pass_min_box_fraction * max(image_hw)
         return self.config.frame_pass and is_large
 
-    def _match(
-        self, detections: list[PoseAlignment], boxes: np.ndarray
+    def match(
+        self, detections: list[PoseAlignment], boxes_xyxy: np.ndarray
     ) -> dict[int, PoseAlignment]:
-        """Greedy, best detection first: each to the free fitting box whose centre is nearest
-        its hip centre (boxes of neighbours overlap; the hip is inside its own person's)."""
+        """Frame-pass detections -> the person boxes they belong to (box index -> detection).
+
+        Greedy, best detection first: each to the free fitting box (hip centre inside, size
+        compatible) whose centre is nearest its hip centre (boxes of neighbours overlap; the
+        hip is inside its own person's). Detections that fit no free box are left out.
+        """
+        boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
         matched: dict[int, PoseAlignment] = {}
         centers = (boxes[:, :2] + boxes[:, 2:]) / 2.0
         for alignment in detections:
@@ -380,7 +407,16 @@ class PoseAlignmentDetector:
             N ROIs in box order; ``roi_from_box`` for persons the detector misses.
         """
         boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-        alignments = self.align(image_rgb, boxes)
+        return self.rois_from_alignments(boxes, self.align(image_rgb, boxes))
+
+    def rois_from_alignments(
+        self, boxes_xyxy: np.ndarray, alignments: list[PoseAlignment | None]
+    ) -> Roi:
+        """(N,) ROIs: MediaPipe's ROI from each person's alignment points, ``roi_from_box`` of
+        its (N, 4) box where the alignment is None."""
+        boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+        if len(alignments) != len(boxes):
+            raise InvalidInputError(f"expected {len(boxes)} alignments, got {len(alignments)}")
         rois = roi_from_box(boxes)
         found = [index for index, alignment in enumerate(alignments) if alignment is not None]
         if not found:

@@ -1,8 +1,10 @@
 """Running today's default pipeline over the real data (or reading a run back from its cache).
 
 The estimator is the default one, ``PoseEstimator.from_config(EstimatorConfig(),
-RuntimeOptions(provider="cpu", intra_op_threads=threads))``, run on one image at a time with
-the person detector on every frame (the default stream setting).
+RuntimeOptions(provider="cpu", intra_op_threads=threads))`` (or the ``config`` given), run
+on one image at a time with the person detector on every frame (the default stream setting).
+:func:`previous_default_config` is the estimator's default before the person-finding work of
+2026-12 (docs/estimation.md "Finding every person"), for before/after figures in one run.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from posecast.engines.detectors.base import DetectorConfig
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import Camera
+from posecast.engines.pose_search import PoseSearchConfig
 from posecast.engines.runtimes import RuntimeOptions
 from realdata.cache import FrameRecord, load_records, save_records
 from realdata.mot import MotSequence
@@ -30,8 +34,19 @@ Item = tuple[str, np.ndarray, Camera | None]
 posecast's default 55 degree field of view)."""
 
 
+def previous_default_config() -> EstimatorConfig:
+    """The default estimator of commit f523c37 (before docs/estimation.md "Finding every
+    person"): detector score >= 0.35, no pose-detector proposals, the alignment ROI
+    whether or not it covers the box, one ROI per person (no retries)."""
+    return EstimatorConfig(
+        pose_detector_proposals="off",
+        detector=DetectorConfig(score_threshold=0.35),
+        search=PoseSearchConfig(min_alignment_coverage=0.0, retries=()),
+    )
+
+
 def build_estimator(threads: int = 1, config: EstimatorConfig | None = None) -> PoseEstimator:
-    """The default estimator on CPU with ``threads`` threads per operator."""
+    """The default estimator (or ``config``'s) on CPU with ``threads`` threads per operator."""
     options = RuntimeOptions(provider="cpu", intra_op_threads=threads, inter_op_threads=1)
     return PoseEstimator.from_config(config or EstimatorConfig(), options)
 
@@ -89,10 +104,15 @@ def mean_ms(records: dict[str, FrameRecord], keys: Iterable[str], step: str = "t
 
 
 def estimate_image(
-    estimator: PoseEstimator, image_rgb: np.ndarray, camera: Camera | None, with_detector: bool
+    estimator: PoseEstimator,
+    image_rgb: np.ndarray,
+    camera: Camera | None,
+    with_detector: bool,
+    with_trace: bool = False,
 ) -> FrameRecord:
-    """The estimator's persons, and the raw detector's boxes timed on their own if asked."""
-    estimate = estimator.estimate(image_rgb, camera)
+    """The estimator's persons (and trace, if asked), and the raw detector's boxes timed on
+    their own if asked."""
+    estimate = estimator.estimate(image_rgb, camera, with_trace=with_trace)
     boxes, scores, detector_ms = np.zeros((0, 4)), np.zeros(0), float("nan")
     if with_detector:
         start = time.perf_counter()
@@ -105,6 +125,7 @@ def estimate_image(
         detector_xyxy=np.asarray(boxes, np.float64).reshape(-1, 4),
         detector_scores=np.asarray(scores, np.float64).reshape(-1),
         detector_ms=detector_ms,
+        trace=estimate.trace,
     )
 
 
@@ -116,6 +137,8 @@ def run_or_load(
     metadata: dict[str, Any],
     threads: int = 1,
     with_detector: bool = False,
+    estimator: PoseEstimator | None = None,
+    with_trace: bool = False,
 ) -> tuple[dict[str, FrameRecord], dict[str, Any]]:
     """The estimator's records of every item, and the metadata of the run that made them.
 
@@ -127,19 +150,21 @@ def run_or_load(
         metadata: this run's metadata, stored with the records.
         threads: operator threads of the models.
         with_detector: also run and time the raw person detector on each frame.
+        estimator: the estimator to run (default: ``build_estimator(threads)``).
+        with_trace: keep the estimator's trace of each frame (``FrameRecord.trace``).
     """
     if from_cache:
         records, cached_metadata = load_records(cache_path)
         logger.info("read %d frames from %s", len(records), cache_path)
         return records, cached_metadata
-    estimator = build_estimator(threads)
+    estimator = estimator or build_estimator(threads)
     records = {}
     for key, image_rgb, camera in tqdm(items(), total=total, desc="estimating", unit="frame"):
         if key in records:
             raise ValueError(f"two frames with the cache key {key!r}")
         if not records:  # warm-up: the first run of each model is slow
             estimate_image(estimator, image_rgb, camera, with_detector)
-        records[key] = estimate_image(estimator, image_rgb, camera, with_detector)
+        records[key] = estimate_image(estimator, image_rgb, camera, with_detector, with_trace)
     save_records(cache_path, records, metadata)
     logger.info("wrote %d frames to %s", len(records), cache_path)
     return records, metadata

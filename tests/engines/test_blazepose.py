@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecast.engines.blazepose import refine_from_heatmap
+from posecast.engines.blazepose import (
+    BlazePoseConfig,
+    BlazePoseLandmarkModel,
+    BlazePoses,
+    refine_from_heatmap,
+)
 from posecast.engines.geometry.rois import Roi
 from testdata import read_rgb
 
@@ -63,3 +68,17 @@ def test_a_roi_without_a_person_is_dropped_by_presence(pose_model) -> None:
         )
         == 1
     )  # decoded, but below the presence threshold
+
+
+def test_predict_keeps_every_roi_and_refine_says_which_stay(pose_model) -> None:
+    image = read_rgb("basketball1_left.jpg")
+    person = Roi(np.array([[165.0, 260.0]]), np.array([460.0]), np.zeros(1))
+    grass = Roi(np.array([[40.0, 460.0]]), np.array([40.0]), np.zeros(1))  # the floor
+    poses = pose_model.predict(image, Roi.concatenate([grass, person]))
+    assert len(poses) == 2
+    assert pose_model.is_present(poses).tolist() == [False, True]
+    both = BlazePoses.concatenate([poses, poses.select([1])])
+    assert len(both) == 3 and both.pose_presence[2] == poses.pose_presence[1]
+    refiner = BlazePoseLandmarkModel(pose_model.runtime, BlazePoseConfig(refinement_passes=1))
+    refined, kept = refiner.refine(image, both)
+    assert kept.tolist() == [1, 2] and len(refined) == 2  # the floor's pose does not stay

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import pytest
 
+from posecast.engines.estimator import PoseEstimator
 from posecast.engines.geometry.camera import Camera
 from posecast.engines.geometry.rois import Roi
 from posecast.engines.geometry.skeletons import get_skeleton
@@ -111,3 +115,46 @@ def test_two_rois_on_one_person_give_one_pose(estimator) -> None:
     result = estimator.estimate(image, followed_rois=twice, detect=False)
     assert len(result.poses) == 1
     assert result.dropped["duplicate"] == 1
+
+
+@pytest.mark.parametrize("image_name", ["basketball1_left.jpg", "basketball2_left.jpg"])
+def test_a_lying_person_the_detector_misses_is_found_by_the_pose_detector(
+    estimator, image_name
+) -> None:
+    # The upright test photo turned a quarter: the person lies across the frame. The person
+    # detector finds nobody; the pose detector over the whole frame (MediaPipe's first step)
+    # does, and the pose covers the whole body (366 px tall upright).
+    image = cv2.rotate(read_rgb(image_name), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    (boxes,) = estimator.detector.detect([image])
+    assert len(boxes) == 0
+    result = estimator.estimate(image, with_trace=True)
+    assert len(result.poses) == 1
+    assert np.ptp(result.poses.joints2d_px[0, :, 0]) > 300  # lying: long along x
+    assert result.trace.sources.tolist() == ["pose_detector"]
+    detector_only = PoseEstimator(
+        estimator.detector,
+        estimator.pose_model,
+        replace(estimator.config, pose_detector_proposals="off"),
+        estimator.aligner,
+    )
+    assert len(detector_only.estimate(image).poses) == 0
+
+
+def test_the_trace_says_what_became_of_every_roi(estimator) -> None:
+    image = read_rgb("vtest_frame450.jpg")  # 3 people and a traffic cone the detector boxes
+    first = estimator.estimate(image)
+    result = estimator.estimate(image, followed_rois=first.next_rois[[0]], with_trace=True)
+    trace = result.trace
+    assert trace.sources[0] == "followed" and np.isnan(trace.proposal_xyxy[0]).all()
+    assert (trace.sources[1:] == "detector").all()
+    assert len(trace.sources) == 1 + len(trace.detected_scores) - 1  # one box is followed
+    assert sorted(trace.outcomes.tolist()) == ["kept"] * 3 + ["no_pose_presence"]
+    kept = np.flatnonzero(trace.outcomes == "kept")
+    assert sorted(trace.pose_index[kept].tolist()) == [0, 1, 2]
+    assert (trace.pose_index[trace.outcomes != "kept"] == -1).all()
+    for row in kept:
+        np.testing.assert_allclose(
+            trace.landmarks_px[row], result.poses.joints2d_px[trace.pose_index[row]], atol=1e-3
+        )
+    assert (trace.attempts >= 1).all() and (trace.attempts <= 3).all()
+    assert estimator.estimate(image).trace is None  # only when asked for
