@@ -154,8 +154,13 @@ def plot_trajectories(
     if not points:
         cv2.putText(canvas, "no tracks", (margin_px, size_px // 2), 0, 1.0, (0, 0, 0), 2)
         return canvas
-    xz = np.array(points + ([camera_m] if camera_m is not None else []))
-    low, high = xz.min(axis=0) - 0.5, xz.max(axis=0) + 0.5
+    xz = np.array(points)
+    # The extent covers 98 % of the points (a few far-off placements would shrink the rest
+    # to a corner; their lines run off the picture) and the camera.
+    low, high = np.percentile(xz, 1, axis=0), np.percentile(xz, 99, axis=0)
+    if camera_m is not None:
+        low, high = np.minimum(low, camera_m), np.maximum(high, camera_m)
+    low, high = low - 0.5, high + 0.5
     span_m = float(max(high - low))
     scale = (size_px - 2 * margin_px) / span_m
 
@@ -169,11 +174,11 @@ def plot_trajectories(
     for x_m in np.arange(np.ceil(low[0]), low[0] + span_m, step_m):
         u = to_px(x_m, low[1])[0]
         cv2.line(canvas, (u, margin_px), (u, size_px - margin_px), (225, 225, 225), 1)
-        cv2.putText(canvas, f"{x_m:.0f}", (u - 8, size_px - margin_px + 18), 0, 0.4, (0, 0, 0))
+        cv2.putText(canvas, f"{x_m + 0:.0f}", (u - 8, size_px - margin_px + 18), 0, 0.4, (0, 0, 0))
     for z_m in np.arange(np.ceil(low[1]), low[1] + span_m, step_m):
         v = to_px(low[0], z_m)[1]
         cv2.line(canvas, (margin_px, v), (size_px - margin_px, v), (225, 225, 225), 1)
-        cv2.putText(canvas, f"{z_m:.0f}", (10, v + 4), 0, 0.4, (0, 0, 0))
+        cv2.putText(canvas, f"{z_m + 0:.0f}", (10, v + 4), 0, 0.4, (0, 0, 0))
     cv2.putText(canvas, axis_names[0], (size_px // 2, size_px - 15), 0, 0.5, (0, 0, 0), 1)
     cv2.putText(canvas, axis_names[1], (10, margin_px - 20), 0, 0.5, (0, 0, 0), 1)
     if camera_m is not None:

@@ -360,8 +360,8 @@ class _Model:
         head = [] if self.K_given is not None else [math.log(focal_px)]
         return np.array([*head, pitch, roll, math.log(height_m), *np.log(heads_m)])
 
-    def head_residuals(self, params: np.ndarray) -> np.ndarray:
-        """(N, 2) head reprojection errors in noise units."""
+    def head_points(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 3) the model's head points (camera frame), the plane normal and K."""
         focal, pitch, roll, height, heads = self.unpack(params)
         K = self.K(focal)
         normal = normal_from_pitch_roll(pitch, roll)
@@ -370,9 +370,17 @@ class _Model:
         # The foot point lies foot_heights above the ground, the head point heads above it.
         feet = -(height - self.foot_heights)[:, None] * rays / descent[:, None]
         tops = feet + (heads[self.person_of] - self.foot_heights)[:, None] * normal
-        depth = np.maximum(tops[:, 2], 1e-6)
-        projected = (tops[:, :2] / depth[:, None]) @ K[:2, :2].T + K[:2, 2]
-        return (projected - self.head) / self.noise_px[:, None]
+        return tops, normal, K
+
+    @staticmethod
+    def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+        depth = np.maximum(points[:, 2], 1e-6)
+        return (points[:, :2] / depth[:, None]) @ K[:2, :2].T + K[:2, 2]
+
+    def head_residuals(self, params: np.ndarray) -> np.ndarray:
+        """(N, 2) head reprojection errors in noise units."""
+        tops, _, K = self.head_points(params)
+        return (self.project(tops, K) - self.head) / self.noise_px[:, None]
 
     def residuals(self, params: np.ndarray) -> np.ndarray:
         heads_log = params[self.num_global :]
@@ -638,7 +646,9 @@ def _global_variances(model: _Model, params: np.ndarray) -> np.ndarray:
     that changes by that much from the image's centre to its left and right edges (people
     walking one way on one side), and head points high or low by ``size_bias_fraction``
     of the person's image height, changing from the top to the bottom of the image
-    (landmark biases that depend on a person's size). Their squared effects are added.
+    (landmark biases that depend on a person's size), and heads ``head_offset_bias_m``
+    ahead of the feet towards the camera (posture: the head point is rarely exactly above
+    the feet). Their squared effects are added.
     """
     jacobian = model.jacobian(params)
     residuals = model.residuals(params)
@@ -657,7 +667,7 @@ def _global_variances(model: _Model, params: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         return np.full(model.num_global, np.inf)
     variances = np.diag(inverse @ meat @ inverse)[: model.num_global].copy()
-    for shift_px in _systematic_head_shifts(model):
+    for shift_px in _systematic_head_shifts(model, params):
         shift = np.concatenate(
             [(shift_px / model.noise_px[:, None]).ravel(), np.zeros(model.num_people)]
         )
@@ -666,7 +676,7 @@ def _global_variances(model: _Model, params: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(variances) & (variances >= 0), variances, np.inf)
 
 
-def _systematic_head_shifts(model: _Model) -> list[np.ndarray]:
+def _systematic_head_shifts(model: _Model, params: np.ndarray) -> list[np.ndarray]:
     """(N, 2) head-point shifts of the systematic errors of :func:`_global_variances`."""
     body = model.head - model.foot
     length = np.maximum(np.linalg.norm(body, axis=-1, keepdims=True), 1.0)
@@ -677,4 +687,10 @@ def _systematic_head_shifts(model: _Model) -> list[np.ndarray]:
     sideways = (model.foot[:, :1] - model.centre[0]) / half_width
     downwards = (model.foot[:, 1:] - model.centre[1]) / half_height
     size = model.config.size_bias_fraction * length * along
-    return [lean, lean * sideways, size * downwards]
+    # Heads ahead of (or behind) the feet by head_offset_bias_m, towards the camera.
+    tops, normal, K = model.head_points(params)
+    towards = -(tops - np.outer(tops @ normal, normal))
+    towards /= np.maximum(np.linalg.norm(towards, axis=1, keepdims=True), 1e-9)
+    moved = tops + model.config.head_offset_bias_m * towards
+    offset = model.project(moved, K) - model.project(tops, K)
+    return [lean, lean * sideways, size * downwards, offset]

@@ -35,10 +35,11 @@ class CalibrationConfig:
         landmark_noise: noise of one head or foot point, as a fraction of the person's
             height in the image. Lower: tighter uncertainties, more observations rejected as
             outliers by the robust loss; higher: the reverse.
-        lean_bias_deg, size_bias_fraction: systematic errors the people may share (a common
-            lean, a lean that differs between the image's sides, head points off by this
-            fraction of the person's image height changing from top to bottom), added to
-            the statistical uncertainty. Lower: calibrated sooner, less honestly.
+        lean_bias_deg, size_bias_fraction, head_offset_bias_m: systematic errors the people
+            may share (a common lean, a lean that differs between the image's sides, head
+            points off by this fraction of the person's image height changing from top to
+            bottom, heads this far ahead of the feet towards the camera), added to the
+            statistical uncertainty. Lower: calibrated sooner, less honestly.
         min_people: fewer distinct (tracked) people than this is not enough evidence: the
             scale rests on the crowd's mean height and one person's height can be far from
             it.
@@ -78,6 +79,9 @@ class CalibrationConfig:
     )
     size_bias_fraction: float = setting(
         0.01, "systematic head-point error in the uncertainty (fraction of height)", ge=0, le=1
+    )
+    head_offset_bias_m: float = setting(
+        0.05, "systematic head offset towards the camera in the uncertainty (m)", ge=0, le=1
     )
     min_people: int = setting(3, "fewest distinct people to calibrate from", ge=1, le=10000)
     min_observations: int = setting(

@@ -106,9 +106,14 @@ class GroundScene:
 HEAD_BELOW_TOP_M = 0.12
 """The scenes' people have their head point (mean of eyes and ears) this far below their
 stature, as ``CalibrationConfig.head_below_top_m`` assumes."""
-MIN_UPRIGHT_HEIGHT = 0.97
-"""Mocap frames whose head point is at least this fraction of the highest are walking or
-standing; the others (bending, crouching, a foot raised high) are left out."""
+MIN_UPRIGHT_HEIGHT = 0.95
+"""Mocap frames whose head point is at least this fraction of the usual (90th percentile)
+head height ...
+"""
+MAX_HEAD_OFFSET_M = 0.15
+"""... and at most this far (horizontally, at a 1.58 m head height) from the foot point are
+walking or standing; the others (bending, crouching, leaning, a foot raised high) are left
+out of the walkers' poses (``mocap_poses_bending``)."""
 
 
 def mocap_poses_world(
@@ -143,7 +148,13 @@ def _mocap_poses(
     landmarks[..., 2] -= landmarks[:, FOOT_LANDMARKS, 2].min(axis=1)[:, None]
     landmarks[..., :2] -= landmarks[:, [23, 24], :2].mean(axis=1)[:, None]
     head = landmarks[:, HEAD_LANDMARKS, 2].mean(axis=1)
-    is_upright = head >= MIN_UPRIGHT_HEIGHT * head.max()
+    offset = landmarks[:, HEAD_LANDMARKS, :2].mean(axis=1) - landmarks[:, FOOT_LANDMARKS, :2].mean(
+        axis=1
+    )
+    offset_m = np.linalg.norm(offset, axis=1) / head * (1.70 - HEAD_BELOW_TOP_M)
+    is_upright = (head >= MIN_UPRIGHT_HEIGHT * np.percentile(head, 90)) & (
+        offset_m <= MAX_HEAD_OFFSET_M
+    )
     scale = (1.0 - HEAD_BELOW_TOP_M / 1.70) / landmarks[is_upright][:, HEAD_LANDMARKS, 2].mean()
     return landmarks[is_upright] * scale, landmarks[~is_upright] * scale
 
