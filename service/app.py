@@ -28,6 +28,7 @@ from posecast.service.engines_factory import build_pose_engines
 from posecast.service.errors import install_error_handlers
 from posecast.service.metrics import ServiceMetrics
 from posecast.service.routers import health, metrics, poses, skeletons, stream
+from posecast.service.routers.viewer import mount_viewer
 from posecast.service.settings import ServiceSettings
 from posecast.service.state import ServiceState
 
@@ -82,4 +83,5 @@ def create_app(
     install_error_handlers(app)
     for module in (health, metrics, skeletons, poses, stream):
         app.include_router(module.router)
+    mount_viewer(app)
     return app

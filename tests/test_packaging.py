@@ -91,3 +91,12 @@ def test_the_wheel_holds_only_the_posecast_package(tmp_path: Path) -> None:
     assert expected - set(names) == set()
     assert not [name for name in names if "synthetic" in name or "/tests/" in name]
     assert {"posecast/engines/models/manifest.json", "posecast/engines/models/NOTICE"} <= set(names)
+    # the browser viewer with its vendored three.js and licence (docs/viewer.md)
+    viewer = {
+        f"posecast/service/{path.relative_to(source / 'service').as_posix()}"
+        for path in (source / "service" / "viewer").rglob("*")
+        if path.is_file()
+    }
+    assert "posecast/service/viewer/vendor/three/LICENSE" in viewer
+    assert "posecast/service/viewer/index.html" in viewer
+    assert viewer - set(names) == set()

@@ -232,12 +232,14 @@ class RunningServer(LoopbackUrls):
 def running_server(
     settings: ServiceSettings,
     engines_builder: Callable[[ServiceSettings, BatcherObserver], PoseEngines] | None = None,
+    port: int = 0,
 ) -> Iterator[RunningServer]:
-    """Serve ``create_app(settings)`` on a free loopback port in a thread."""
+    """Serve ``create_app(settings)`` on a loopback port (``port``, 0: a free one) in a
+    thread."""
     app = create_app(settings) if engines_builder is None else create_app(settings, engines_builder)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = PosecastServer(uvicorn_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -262,10 +264,14 @@ def fake_settings(**overrides: Any) -> ServiceSettings:
 
 
 @contextmanager
-def fake_server(engines: FakeEngines | None = None, **overrides: Any) -> Iterator[RunningServer]:
-    """A server on ``engines`` (default: a fast ``FakeEngines``) with settings ``overrides``."""
+def fake_server(
+    engines: FakeEngines | None = None, port: int = 0, **overrides: Any
+) -> Iterator[RunningServer]:
+    """A server on ``engines`` (default: a fast ``FakeEngines``) with settings ``overrides``,
+    on loopback ``port`` (0: a free one; a fixed one lets a test restart the server)."""
     engines = engines or FakeEngines()
-    with running_server(fake_settings(**overrides), lambda settings, observer: engines) as server:
+    builder = lambda settings, observer: engines  # noqa: E731
+    with running_server(fake_settings(**overrides), builder, port) as server:
         server.engines = engines
         yield server
 
