@@ -7,8 +7,11 @@ extrinsics, projection), ``boxes`` (box validation, IoU, non-maximum suppression
 orienting ROIs), ``warps`` (cutting ROIs out of images, mapping points between image and
 crop), ``perspective_crops`` (MeTRAbs perspective crops), ``reconstruction`` (absolute 3D
 poses from root-relative ones), ``skeletons`` (joint sets and conversions),
-``augmentation`` (test-time augmentation). All functions are pure, over (N, ...) arrays,
-pixels and metres; conventions are in docs/geometry.md.
+``augmentation`` (test-time augmentation); for fixed cameras ``ground`` (the ground
+plane and its world frame), ``scene_config`` (settings), ``scene_calibration``
+(self-calibration from the people seen), ``placement`` (ground-contact placement) and
+``scene`` (the scene record and file), docs/scene.md. All functions are pure, over
+(N, ...) arrays, pixels and metres; conventions are in docs/geometry.md.
 
 Usage (BlazePose on one frame)::
 
