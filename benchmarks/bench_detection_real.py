@@ -18,12 +18,13 @@ MPII labels one person per image and no boxes: keypoints only.
 
 ``--config previous`` runs the estimator's default of commit f523c37 instead (the "before" of
 docs/estimation.md "Finding every person"; its own cache). ``--variants`` adds MOT17 figures
-per detector, input size and proposal mix (each variant cached beside ``--cache``);
-``--yolox DIR`` adds YOLOX-Nano from a prepared model folder.
+per detector, input size and proposal mix, and image-set figures (recall, PCK) per
+landmark-stage variant (each variant cached beside ``--cache``; ``--reuse-variants`` reads
+those already cached); ``--yolox DIR`` adds YOLOX-Nano from a prepared model folder.
 
     python benchmarks/bench_detection_real.py --data ../shared/data/real [--json OUT]
         [--cache PATH] [--from-cache] [--threads N] [--config default|previous]
-        [--variants] [--yolox DIR]
+        [--variants [--reuse-variants]] [--yolox DIR]
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ from realdata.keypoints import (
 )
 from realdata.mot import Detections, MotSequence, load_mot17, load_pets09
 from realdata.pipeline import (
+    CPU_DETECTOR,
+    CPU_TOTAL,
     Item,
     build_estimator,
     mean_ms,
@@ -102,7 +105,7 @@ DETECTION_TITLE = (
     "Person detection at IoU 0.5, don't-care regions ignored (MPII: no boxes, keypoints only)"
 )
 DETECTION_HEADERS = ["data", "source", "recall", "rec.vis", "precision", "AP50", "targets", "FP"]
-DETECTION_HEADERS += ["ms/frame"]
+DETECTION_HEADERS += ["CPU ms"]
 FIT_TITLE = (
     "Landmark box padding fitted per group: median edge offsets and best mean IoU, fractions "
     f"of the landmark box height (pairs at IoU >= {FIT_IOU});\nmean IoU of the pairs unpadded, "
@@ -122,11 +125,15 @@ DIAGNOSIS_TITLE = (
 DIAGNOSIS_HEADERS = ["data", "targets", *STAGES, "retry", "pose det."]
 VARIANTS_TITLE = (
     "MOT17 (all frames), the whole pipeline per detector / input / proposal mix: posecast's "
-    "boxes at IoU 0.5;\nms per frame of the whole estimator and of its detect step "
-    "(detector, pose-detector passes); landmark runs per frame"
+    "boxes at IoU 0.5;\nCPU ms per frame (one thread) of the whole estimator and of the raw "
+    "detector; landmark model runs per frame"
+)
+LANDMARK_VARIANTS_TITLE = (
+    "Image sets, the landmark stage's variants: person recall and precision (IoU 0.5), PCK of "
+    "all labelled persons,\nof the found ones, of their limbs; PCK of all persons per set"
 )
 VARIANT_HEADERS = ["variant", "recall", "rec.vis", "precision", "AP50", "FP", "ms/frame"]
-VARIANT_HEADERS += ["detect ms", "runs/frame"]
+VARIANT_HEADERS += ["detector ms", "runs/frame"]
 
 
 @dataclass(frozen=True)
@@ -227,10 +234,11 @@ def score_source(
 def ms_per_frame(
     frames: Sequence[LabelledFrame], records: dict[str, FrameRecord], source: str
 ) -> float:
-    """Mean time per frame of a source (NaN for the data's own detections)."""
+    """Mean process CPU time per frame of a source, one thread (NaN for the data's own
+    detections, and for caches written before CPU times were kept)."""
     if source == "reference":
         return float("nan")
-    step = "total" if source == "posecast" else "detector"
+    step = CPU_TOTAL if source == "posecast" else CPU_DETECTOR
     return mean_ms(records, [frame.key for frame in frames], step)
 
 
@@ -447,6 +455,12 @@ def config_cache(cache: Path, name: str) -> Path:
     return cache if name == "default" else cache.with_name(f"{cache.stem}-{name}{cache.suffix}")
 
 
+def is_cached(args: argparse.Namespace, cache: Path) -> bool:
+    """Whether a variant is read from its cache: ``--from-cache``, or ``--reuse-variants`` and
+    the cache exists."""
+    return bool(args.from_cache or (args.reuse_variants and cache.exists()))
+
+
 def variant_estimators(threads: int, yolox_dir: Path | None) -> dict[str, Callable[[], Any]]:
     """MOT17 variants: name -> a function making the estimator (models load only if run)."""
     options = RuntimeOptions(provider="cpu", intra_op_threads=threads, inter_op_threads=1)
@@ -496,21 +510,23 @@ def variant_rows(
     keys = [frame.key for frame in frames]
     for name, make in variant_estimators(args.threads, args.yolox).items():
         slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        cache = config_cache(args.cache, f"mot17-{slug}")
+        from_cache = is_cached(args, cache)
         records, _ = run_or_load(
             lambda: (item for s in sequences for item in sequence_items(s)),
             num_items,
-            config_cache(args.cache, f"mot17-{slug}"),
-            args.from_cache,
+            cache,
+            from_cache,
             {**run_metadata(args.threads), "variant": name},
             threads=args.threads,
-            estimator=None if args.from_cache else make(),
+            estimator=None if from_cache else make(),
             with_trace=True,
         )
         scores = score_source(frames, records, "posecast")
         if scores is None:
             continue
         runs = [records[key].trace.attempts.sum() for key in keys if records[key].trace]
-        ms = mean_ms(records, keys)
+        ms = mean_ms(records, keys, CPU_TOTAL)
         rows.append(
             [
                 name,
@@ -520,7 +536,7 @@ def variant_rows(
                 scores.ap50,
                 scores.num_false_positives,
                 f"{ms:.0f}",
-                f"{mean_ms(records, keys, 'detect'):.0f}",
+                f"{mean_ms(records, keys, CPU_DETECTOR):.0f}",
                 f"{np.mean(runs):.1f}" if runs else "-",
             ]
         )
@@ -528,10 +544,78 @@ def variant_rows(
     return rows, details
 
 
+def landmark_variant_estimators(threads: int) -> dict[str, Callable[[], Any]]:
+    """Image-set variants of the landmark stage: name -> a function making the estimator."""
+    default = EstimatorConfig()
+
+    def configured(**changes: Any) -> Callable[[], PoseEstimator]:
+        return lambda: build_estimator(threads, replace(default, **changes))
+
+    return {
+        "previous default (f523c37)": lambda: build_estimator(threads, previous_default_config()),
+        "default": configured(),
+        "no retries": configured(search=replace(default.search, retries=())),
+        "alignment ROI always": configured(
+            search=replace(default.search, min_alignment_coverage=0.0)
+        ),
+        "retry: box ROI only": configured(search=replace(default.search, retries=("box",))),
+        "+1 refinement pass": configured(blazepose=replace(default.blazepose, refinement_passes=1)),
+        "TTA 5": configured(num_augmentations=5),
+        "pose-detector proposals always": configured(pose_detector_proposals="always"),
+    }
+
+
+def landmark_variant_rows(
+    args: argparse.Namespace, image_sets: dict[str, list[ImageTruth]]
+) -> tuple[Rows, Details]:
+    """Every landmark-stage variant's person recall, precision and PCK on the image sets."""
+    rows, details = [], []
+    frames = [frame for images in image_sets.values() for frame in image_frames(images)]
+    num_items = sum(len(images) for images in image_sets.values())
+    for name, make in landmark_variant_estimators(args.threads).items():
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        cache = config_cache(args.cache, f"images-{slug}")
+        from_cache = is_cached(args, cache)
+        records, _ = run_or_load(
+            lambda: estimation_items([], image_sets),
+            num_items,
+            cache,
+            from_cache,
+            {**run_metadata(args.threads), "variant": name},
+            threads=args.threads,
+            estimator=None if from_cache else make(),
+            with_trace=True,
+        )
+        scores = score_source(frames, records, "posecast")
+        pck_rows, pck_details = keypoint_tables(image_sets, records)
+        pck_all = {row[0]: row[6] for row in pck_rows}
+        overall = pck_rows[-1]
+        keys = [image_key(image) for images in image_sets.values() for image in images]
+        rows.append(
+            [
+                name,
+                scores.recall if scores else None,
+                scores.precision if scores else None,
+                overall[6],
+                overall[5],
+                overall[4],
+                *(pck_all[set_name] for set_name in image_sets),
+                f"{mean_ms(records, keys, CPU_TOTAL):.0f}",
+            ]
+        )
+        details.append({"variant": name, "detection": vars(scores or {}), "keypoints": pck_details})
+    return rows, details
+
+
 def main() -> None:
     parser = benchmark_arguments(__doc__.split("\n\n")[0], DEFAULT_CACHE)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
-    parser.add_argument("--variants", action="store_true", help="also the MOT17 variants")
+    parser.add_argument(
+        "--variants", action="store_true", help="also the MOT17 and landmark-stage variants"
+    )
+    parser.add_argument(
+        "--reuse-variants", action="store_true", help="read variants whose cache exists"
+    )
     parser.add_argument("--yolox", type=Path, help="a prepared YOLOX-Nano model folder")
     args = parser.parse_args()
     configure_logging()
@@ -567,8 +651,13 @@ def main() -> None:
     keypoints, keypoint_details = keypoint_tables(image_sets, records)
     variants: Rows = []
     variant_details: Details = []
+    landmark_variants: Rows = []
+    landmark_details: Details = []
     if args.variants:
         variants, variant_details = variant_rows(args, sequences, groups["MOT17"])
+        landmark_variants, landmark_details = landmark_variant_rows(args, image_sets)
+    landmark_headers = ["variant", "recall", "precision", "PCK all", "found", "limbs"]
+    landmark_headers += [*image_sets, "CPU ms"]
     print(describe_run(metadata, args.from_cache))
     print(f"estimator: {args.config}, {metadata.get('estimator_config')}")
     print(f"landmark box padding: {DEFAULT_PADDING}\n")
@@ -579,6 +668,7 @@ def main() -> None:
         ("posecast boxes with each padding", PADDING_HEADERS, candidate_rows),
         (PCK_TITLE, PCK_HEADERS, keypoints),
         (VARIANTS_TITLE, VARIANT_HEADERS, variants),
+        (LANDMARK_VARIANTS_TITLE, landmark_headers, landmark_variants),
     ):
         if rows:
             print(format_table(title, headers, rows), end="\n\n")
@@ -593,6 +683,7 @@ def main() -> None:
                 "keypoints": keypoint_details,
                 "diagnosis": diagnosis_details,
                 "variants": variant_details,
+                "landmark_variants": landmark_details,
             },
         )
 
