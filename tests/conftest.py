@@ -43,3 +43,17 @@ def aligner() -> PoseAlignmentDetector:
 def estimator(detector, pose_model, aligner) -> PoseEstimator:
     """The default single-image pipeline (alignment ROIs, full model)."""
     return PoseEstimator(detector, pose_model, EstimatorConfig(), aligner)
+
+
+@pytest.fixture(autouse=True)
+def _restore_skeleton_formats():
+    """Skeleton formats are process-wide names; formats a test's model registers (MeTRAbs)
+    are forgotten after it, so no test sees another's."""
+    from posecast.engines.geometry import skeletons
+
+    formats, conversions = dict(skeletons._FORMATS), dict(skeletons._CONVERSION_MATRICES)
+    yield
+    skeletons._FORMATS.clear()
+    skeletons._FORMATS.update(formats)
+    skeletons._CONVERSION_MATRICES.clear()
+    skeletons._CONVERSION_MATRICES.update(conversions)

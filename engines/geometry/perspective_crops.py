@@ -15,7 +15,11 @@ import numpy as np
 
 from posecast.engines.geometry.boxes import validate_boxes_xyxy
 from posecast.engines.geometry.camera import pixels_to_normalized, validate_intrinsics
-from posecast.engines.geometry.rotations import look_at_rotations, rotations_about_z
+from posecast.engines.geometry.rotations import (
+    look_at_rotations,
+    rotations_about_z,
+    upright_look_at_rotations,
+)
 from posecast.engines.geometry.warps import apply_homographies, crop_flip_matrix
 from posecast.errors import InvalidInputError
 
@@ -66,6 +70,7 @@ def perspective_crops(
     rolls_rad: np.ndarray | float | None = None,
     scales: np.ndarray | float | None = None,
     is_flipped: np.ndarray | bool | None = None,
+    up_cam: np.ndarray | None = None,
 ) -> PerspectiveCrops:
     """MeTRAbs perspective crops around person boxes.
 
@@ -83,6 +88,9 @@ def perspective_crops(
             turns the crop's x axis towards the image's y axis, as BlazePose ROI rotations.
         scales: (N,) or scalar extra zoom (> 1 magnifies).
         is_flipped: (N,) or scalar horizontal mirror of the crop.
+        up_cam: (3,) the world's up direction in the camera frame: the crop cameras keep it
+            up (MeTRAbs' crops, :func:`upright_look_at_rotations`); None: the roll-free
+            :func:`look_at_rotations`.
 
     Returns:
         The crops' geometry; warp pixels with :func:`warp_perspective_crops`.
@@ -103,7 +111,12 @@ def perspective_crops(
     directions = np.concatenate([pixels_to_normalized(centers_px, K), np.ones((count, 1))], axis=1)
     # Roll by -angle about z: the crop's x axis, seen from the camera, then points along
     # (cos a, sin a), the same sense as a BlazePose ROI rotation.
-    crop_from_camera = rotations_about_z(-rolls) @ look_at_rotations(directions)
+    look_at = (
+        look_at_rotations(directions)
+        if up_cam is None
+        else upright_look_at_rotations(directions, up_cam)
+    )
+    crop_from_camera = rotations_about_z(-rolls) @ look_at
     longer_side_px = np.max(boxes[:, 2:] - boxes[:, :2], axis=1) * box_margin
     zoom = size_px / longer_side_px * zooms
     K_crop = np.zeros((count, 3, 3))

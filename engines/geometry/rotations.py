@@ -39,6 +39,35 @@ def look_at_rotations(directions_cam: np.ndarray) -> np.ndarray:
     return np.eye(3) + cross + (cross @ cross) / (1.0 + c)[:, None, None]
 
 
+def upright_look_at_rotations(directions_cam: np.ndarray, up_cam: np.ndarray) -> np.ndarray:
+    """Rotations that turn the optical axis towards given directions and keep "up" up.
+
+    MeTRAbs' crop cameras (``get_new_rotation_matrix`` in its multi-person model): the new
+    z axis is the viewing direction, the new x axis is z x up (horizontal in the world), the
+    new y axis z x x (towards the world's down). A person standing upright then stands
+    upright in every crop, even where the camera is rolled (given its world up), which
+    differs from :func:`look_at_rotations` by a small roll away from the image centre.
+
+    Args:
+        directions_cam: (N, 3) viewing directions in the camera frame (any length).
+        up_cam: (3,) the world's up direction in the camera frame ((0, -1, 0): image up).
+
+    Returns:
+        (N, 3, 3) rotations R with R @ d / |d| = (0, 0, 1) (camera frame -> crop frame).
+        Where d is parallel to up, x is d rotated by 90 degrees about the camera's y axis.
+    """
+    directions = np.asarray(directions_cam, dtype=np.float64)
+    new_z = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+    up = np.broadcast_to(np.asarray(up_cam, dtype=np.float64), new_z.shape)
+    new_x = np.cross(new_z, up)
+    fallback = np.stack([new_z[:, 2], np.zeros(len(new_z)), -new_z[:, 0]], axis=-1)
+    norms = np.linalg.norm(new_x, axis=-1, keepdims=True)
+    new_x = np.where(norms > 1e-12, new_x, fallback)
+    new_x = new_x / np.linalg.norm(new_x, axis=-1, keepdims=True)
+    new_y = np.cross(new_z, new_x)
+    return np.stack([new_x, new_y, new_z], axis=1)
+
+
 def rotations_about_z(angles_rad: np.ndarray) -> np.ndarray:
     """(N,) angles -> (N, 3, 3) rotations about the optical axis.
 

@@ -138,10 +138,11 @@ H36M_17 = SkeletonFormat.from_names(
 
 # fmt: on
 
-SKELETONS = MappingProxyType(
-    {skeleton.name: skeleton for skeleton in (BLAZEPOSE_33, SMPL_24, COCO_17, H36M_17)}
-)
-"""Every known format by name (read-only)."""
+BUILTIN_SKELETONS = (BLAZEPOSE_33, SMPL_24, COCO_17, H36M_17)
+_FORMATS: dict[str, SkeletonFormat] = {skeleton.name: skeleton for skeleton in BUILTIN_SKELETONS}
+SKELETONS = MappingProxyType(_FORMATS)
+"""Every known format by name (read-only view: posecast's own, and those a loaded model
+registered with :func:`register_skeleton`)."""
 
 
 def get_skeleton(name: str) -> SkeletonFormat:
@@ -257,15 +258,60 @@ def _identity(skeleton: SkeletonFormat) -> np.ndarray:
     return matrix
 
 
-CONVERSIONS = MappingProxyType(
-    {
-        ("blazepose_33", "blazepose_33"): _identity(BLAZEPOSE_33),
-        ("blazepose_33", "smpl_24"): _matrix(BLAZEPOSE_33, SMPL_24, _smpl_24_combinations()),
-        ("blazepose_33", "coco_17"): _matrix(BLAZEPOSE_33, COCO_17, _coco_17_combinations()),
-        ("blazepose_33", "h36m_17"): _matrix(BLAZEPOSE_33, H36M_17, _h36m_17_combinations()),
-    }
-)
-"""(J_out, J_in) conversion matrices by (source, destination) name (read-only)."""
+_CONVERSION_MATRICES: dict[tuple[str, str], np.ndarray] = {
+    ("blazepose_33", "blazepose_33"): _identity(BLAZEPOSE_33),
+    ("blazepose_33", "smpl_24"): _matrix(BLAZEPOSE_33, SMPL_24, _smpl_24_combinations()),
+    ("blazepose_33", "coco_17"): _matrix(BLAZEPOSE_33, COCO_17, _coco_17_combinations()),
+    ("blazepose_33", "h36m_17"): _matrix(BLAZEPOSE_33, H36M_17, _h36m_17_combinations()),
+}
+CONVERSIONS = MappingProxyType(_CONVERSION_MATRICES)
+"""(J_out, J_in) conversion matrices by (source, destination) name (read-only view)."""
+
+
+def register_skeleton(skeleton: SkeletonFormat) -> None:
+    """Make a model's own joint set known by name (``get_skeleton``, ``--skeleton``,
+    ``/v1/skeletons``), e.g. a MeTRAbs model's formats when it is loaded.
+
+    Formats are process-wide names (the wire, the command line and the settings look them
+    up), so registration is explicit, done by the model loader, idempotent for an identical
+    format, and never replaces another one.
+
+    Raises:
+        InvalidInputError: the name is taken by a different format (a built-in one, or one
+            another model registered with other joints or edges).
+    """
+    existing = _FORMATS.get(skeleton.name)
+    if existing is None:
+        _FORMATS[skeleton.name] = skeleton
+        return
+    same = existing.joint_names == skeleton.joint_names and np.array_equal(
+        existing.edges, skeleton.edges
+    )
+    if not same:
+        raise InvalidInputError(f"skeleton {skeleton.name!r} is already defined differently")
+
+
+def register_conversion(src: str, dst: str, matrix: np.ndarray) -> None:
+    """Make a (J_dst, J_src) conversion between two known formats available (rows must sum
+    to 1: affine combinations). Idempotent for the same matrix.
+
+    Raises:
+        InvalidInputError: unknown formats, a wrong shape, rows not summing to 1, or a
+            different matrix already registered for the pair.
+    """
+    matrix = np.array(matrix, dtype=np.float64)
+    shape = (get_skeleton(dst).num_joints, get_skeleton(src).num_joints)
+    if matrix.shape != shape or not np.allclose(matrix.sum(axis=1), 1.0):
+        raise InvalidInputError(
+            f"conversion {src}->{dst}: expected a {shape} matrix with rows summing to 1"
+        )
+    existing = _CONVERSION_MATRICES.get((src, dst))
+    if existing is not None:
+        if not np.array_equal(existing, matrix):
+            raise InvalidInputError(f"conversion {src}->{dst} is already defined differently")
+        return
+    matrix.flags.writeable = False
+    _CONVERSION_MATRICES[(src, dst)] = matrix
 
 
 def conversion_matrix(src: str, dst: str) -> np.ndarray:

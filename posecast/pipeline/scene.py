@@ -79,7 +79,9 @@ def place_poses(
         ``"monocular"`` per person.
     """
     if poses.skeleton != BLAZEPOSE_33.name:
-        raise InvalidInputError(f"placement needs {BLAZEPOSE_33.name} poses, got {poses.skeleton}")
+        # Ground contact reads BlazePose's heel and toe landmarks; another engine's joint set
+        # (MeTRAbs') keeps the engine's own metric placement, unscaled.
+        return poses, np.full(len(poses), "monocular", dtype="<U9")
     is_known = scene.state in (SceneState.GIVEN, SceneState.CALIBRATED)
     camera = scene.camera
     placement = place_people(
@@ -235,8 +237,8 @@ class StreamScene:
     def observe(self, tracked: FramePoses, frame_index: int, width: int, height: int) -> None:
         """Keep the upright, fully seen people of a tracked frame (native skeleton) and
         re-solve the calibration when it is due."""
-        if not self.is_estimating or not len(tracked):
-            return
+        if not self.is_estimating or not len(tracked) or tracked.skeleton != BLAZEPOSE_33.name:
+            return  # self-calibration reads BlazePose's face and foot landmarks
         scene = self.current(width, height)
         is_detection = (tracked.scores > 0) & np.isin(
             tracked.track_states, ("", "tentative", "confirmed")
