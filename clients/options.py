@@ -19,15 +19,26 @@ from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
 from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
-from posecast.engines.geometry.skeletons import SKELETONS
+from posecast.engines.geometry.skeletons import BUILTIN_SKELETONS
+from posecast.engines.metrabs.estimator import MetrabsConfig, MetrabsEstimator
 from posecast.engines.runtimes import RuntimeOptions
 from posecast.engines.runtimes.base import PROVIDERS
 from posecast.settings import bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
 
+ENGINES = ("blazepose", "metrabs")
+"""Pose engines: the shipped BlazePose, or a MeTRAbs model the user converted (docs/metrabs.md)."""
+
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("models")
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="blazepose",
+        help="pose engine: blazepose (shipped) or metrabs (your converted MeTRAbs model in "
+        "--model-dir, see docs/metrabs.md)",
+    )
     group.add_argument(
         "--model", choices=("lite", "full", "heavy"), default="full", help="BlazePose variant"
     )
@@ -62,7 +73,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=DEFAULT_MODEL_DIR,
         help="folder of user-supplied models with their manifest (the heavy landmark model, "
-        "a prepared YOLOX-Nano); models it does not list come from the shipped ones",
+        "a prepared YOLOX-Nano, a converted MeTRAbs model); models it does not list come from "
+        "the shipped ones",
     )
     group.add_argument(
         "--tta",
@@ -97,9 +109,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_skeleton_option(parser: argparse.ArgumentParser) -> None:
+    builtin = ", ".join(skeleton.name for skeleton in BUILTIN_SKELETONS)
     parser.add_argument(
-        "--skeleton", choices=sorted(SKELETONS), default="blazepose_33", help="output joint set"
+        "--skeleton",
+        metavar="NAME",
+        help=f"output joint set: {builtin}, or one a MeTRAbs model offers (metrabs_*); "
+        "default: the engine's own (blazepose_33; smpl_24 for MeTRAbs)",
     )
+
+
+def output_skeleton(args: argparse.Namespace, estimator: Any) -> str:
+    """The joint set ``--skeleton`` asks for, else the engine's default."""
+    if args.skeleton:
+        return str(args.skeleton)
+    return str(getattr(estimator, "default_skeleton", "blazepose_33"))
 
 
 def add_camera_options(parser: argparse.ArgumentParser) -> None:
@@ -124,16 +147,10 @@ def add_camera_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def estimator_for(args: argparse.Namespace) -> PoseEstimator:
+def estimator_for(args: argparse.Namespace) -> PoseEstimator | MetrabsEstimator:
     """The estimator the model options describe."""
     detector = DetectorConfig(
         min_person_height_px=args.min_person_height, input_size_wh=args.detector_input
-    )
-    config = EstimatorConfig(
-        pose_model=args.model,
-        num_augmentations=args.tta,
-        detector_model=args.detector,
-        detector=detector,
     )
     options = RuntimeOptions(
         provider=args.provider,
@@ -141,6 +158,17 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator:
         fp16=args.fp16,
         cuda_graphs=args.cuda_graphs,
         engine_cache_dir=args.engine_cache_dir,
+    )
+    if getattr(args, "engine", "blazepose") == "metrabs":
+        metrabs = MetrabsConfig(
+            num_augmentations=args.tta, detector_model=args.detector, detector=detector
+        )
+        return MetrabsEstimator.from_model_dir(args.model_dir, metrabs, options)
+    config = EstimatorConfig(
+        pose_model=args.model,
+        num_augmentations=args.tta,
+        detector_model=args.detector,
+        detector=detector,
     )
     return PoseEstimator.from_config(config, options, args.model_dir)
 

@@ -23,6 +23,7 @@ from posecast.engines.batcher import (
 )
 from posecast.engines.blazepose import BlazePoseLandmarkModel
 from posecast.engines.estimator import PoseEstimator
+from posecast.engines.metrabs.estimator import MetrabsEstimator
 from posecast.engines.pose_alignment import PoseAlignmentDetector
 from posecast.engines.runtimes import Runtime, warm_up
 from posecast.pipeline.stream import FrameEstimator
@@ -36,7 +37,7 @@ class PoseEngines:
 
     def __init__(
         self,
-        estimator: PoseEstimator,
+        estimator: PoseEstimator | MetrabsEstimator,
         batching: BatcherConfig,
         observer: BatcherObserver | None = None,
     ) -> None:
@@ -53,6 +54,9 @@ class PoseEngines:
             return
         direct = self._direct_estimator
         sizes = self._batching.run_batch_sizes
+        if isinstance(direct, MetrabsEstimator):
+            self.estimator = await self._start_metrabs(direct, sizes)
+            return
         # The detector batches frames of different sizes at their common canvas (its own
         # run_batch pads them); the crop models stack same-size crops.
         await asyncio.to_thread(direct.detector.warm_up, sizes)
@@ -73,6 +77,20 @@ class PoseEngines:
             BlazePoseLandmarkModel(pose, direct.pose_model.config),
             direct.config,
             aligner,
+        )
+
+    async def _start_metrabs(
+        self, direct: MetrabsEstimator, sizes: tuple[int, ...]
+    ) -> MetrabsEstimator:
+        """The detector and the MeTRAbs crop model behind batchers: the crops of every
+        person of every stream's frames share crop model runs."""
+        await asyncio.to_thread(direct.detector.warm_up, sizes)
+        detector = self._batched("detector", direct.detector.runtime, direct.detector.run_batch)
+        crop_runtime = direct.crop_model.runtime
+        await asyncio.to_thread(warm_up, crop_runtime, sizes)
+        crops = self._batched("metrabs", crop_runtime, stacking_run_batch(crop_runtime))
+        return direct.with_runtimes(
+            direct.detector.with_runtime(detector), direct.crop_model.with_runtime(crops)
         )
 
     def _batched(self, name: str, runtime: Runtime, run_batch: RunBatch) -> BatchedRuntime:

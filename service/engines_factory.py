@@ -12,6 +12,8 @@ from __future__ import annotations
 from posecast.engines.batcher import BatcherConfig, BatcherObserver
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
+from posecast.engines.geometry.skeletons import conversion_matrix
+from posecast.engines.metrabs.estimator import MetrabsConfig, MetrabsEstimator
 from posecast.engines.runtimes import BatchProfile, RuntimeOptions
 from posecast.service.engines import PoseEngines
 from posecast.service.settings import ServiceSettings
@@ -23,6 +25,7 @@ def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> 
     Raises:
         ModelError: a model is missing or cannot be loaded.
         ProviderUnavailableError: the provider is not available on this machine.
+        InvalidInputError: a MeTRAbs model that does not offer ``default_skeleton``.
     """
     options = runtime_options(settings)
     input_size_wh = (
@@ -31,10 +34,17 @@ def build_pose_engines(settings: ServiceSettings, observer: BatcherObserver) -> 
     detector = DetectorConfig(
         min_person_height_px=settings.min_person_height_px, input_size_wh=input_size_wh
     )
-    config = EstimatorConfig(
-        pose_model=settings.pose_model, detector_model=settings.detector, detector=detector
-    )
-    estimator = PoseEstimator.from_config(config, options, settings.model_dir)
+    estimator: PoseEstimator | MetrabsEstimator
+    if settings.engine == "metrabs":
+        metrabs = MetrabsConfig(detector_model=settings.detector, detector=detector)
+        estimator = MetrabsEstimator.from_model_dir(settings.model_dir, metrabs, options)
+        # The model's formats are known now: the default must be one it converts to.
+        conversion_matrix(estimator.skeleton, settings.default_skeleton)
+    else:
+        config = EstimatorConfig(
+            pose_model=settings.pose_model, detector_model=settings.detector, detector=detector
+        )
+        estimator = PoseEstimator.from_config(config, options, settings.model_dir)
     return PoseEngines(estimator, batcher_config(settings), observer)
 
 

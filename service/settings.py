@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     JsonConfigSettingsSource,
@@ -59,6 +66,11 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
 
     # Models.
+    engine: Literal["blazepose", "metrabs"] = Field(
+        "blazepose",
+        description="pose engine: blazepose (shipped) or metrabs (a MeTRAbs model converted "
+        "into model_dir by tools/convert_metrabs.py, docs/metrabs.md)",
+    )
     pose_model: Literal["lite", "full", "heavy"] = Field("full", description="BlazePose variant")
     model_dir: Path = Field(
         DEFAULT_MODEL_DIR,
@@ -93,7 +105,11 @@ class ServiceSettings(BaseSettings):
         description="where TensorRT engines and timing caches are kept between runs "
         "(default ~/.cache/posecast/engines)",
     )
-    default_skeleton: str = Field("blazepose_33", description="joint set when none is asked")
+    default_skeleton: str = Field(
+        "blazepose_33",
+        description="joint set when none is asked (with engine metrabs: smpl_24 unless set; "
+        "a MeTRAbs model's own formats are checked when it is loaded)",
+    )
 
     # Dynamic batching: one batcher per model, shared by all streams.
     max_batch_size: int = Field(
@@ -174,10 +190,19 @@ class ServiceSettings(BaseSettings):
             parse_input_size_wh(text)
         return text
 
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_default_skeleton(cls, data: Any) -> Any:
+        """MeTRAbs models have no BlazePose joints: their default is SMPL's 24."""
+        if isinstance(data, dict) and data.get("engine") == "metrabs":
+            return {"default_skeleton": "smpl_24", **data}
+        return data
+
     @field_validator("default_skeleton")
     @classmethod
-    def _known_skeleton(cls, name: str) -> str:
-        if name not in SKELETONS:
+    def _known_skeleton(cls, name: str, info: ValidationInfo) -> str:
+        is_model_format = info.data.get("engine") == "metrabs" and name.startswith("metrabs_")
+        if name not in SKELETONS and not is_model_format:
             raise ValueError(f"unknown skeleton {name!r}; valid: {', '.join(sorted(SKELETONS))}")
         return name
 

@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.every < 1:
         raise InvalidInputError(f"--every must be at least 1, got {args.every}")
+    if args.engine != "blazepose":
+        raise InvalidInputError("calibrate reads BlazePose's feet and face: use --engine blazepose")
     given = scene_for(args)
     if given is not None and given.state is SceneState.GIVEN:
         raise InvalidInputError(

@@ -12,6 +12,7 @@ from posecast.clients.options import (
     add_scene_options,
     add_skeleton_option,
     estimator_for,
+    output_skeleton,
     scene_configs,
     scene_for,
 )
@@ -46,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     height, width = image.shape[:2]
     scene = scene_for(args) or Scene(camera=Camera.from_fov(width, height, args.fov))
     scene.check_image_size(width, height)
-    estimate = estimator_for(args).estimate(image, scene.camera)
+    estimator = estimator_for(args)
+    estimate = estimator.estimate(image, scene.camera)
     poses, placements = place_single_image(estimate.poses, scene, (width, height), placement)
     message = single_image_message(
-        poses.to_skeleton(args.skeleton),
+        poses.to_skeleton(output_skeleton(args, estimator)),
         width,
         height,
         estimate.timing_ms,

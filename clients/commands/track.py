@@ -20,6 +20,7 @@ from posecast.clients.options import (
     add_skeleton_option,
     add_tracker_options,
     estimator_for,
+    output_skeleton,
     scene_configs,
     scene_for,
     tracker_config,
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 break
             if pipeline is None:
                 config = StreamConfig(
-                    args.skeleton,
+                    output_skeleton(args, estimator),
                     scene=scene,
                     fov_deg=args.fov,
                     tracker=tracker,

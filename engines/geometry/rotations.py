@@ -54,13 +54,14 @@ def upright_look_at_rotations(directions_cam: np.ndarray, up_cam: np.ndarray) ->
 
     Returns:
         (N, 3, 3) rotations R with R @ d / |d| = (0, 0, 1) (camera frame -> crop frame).
-        Where d is parallel to up, x is d rotated by 90 degrees about the camera's y axis.
+        Where d is parallel to up, x is the camera's x axis made perpendicular to d.
     """
     directions = np.asarray(directions_cam, dtype=np.float64)
     new_z = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
     up = np.broadcast_to(np.asarray(up_cam, dtype=np.float64), new_z.shape)
     new_x = np.cross(new_z, up)
-    fallback = np.stack([new_z[:, 2], np.zeros(len(new_z)), -new_z[:, 0]], axis=-1)
+    # Looking straight up or down: the camera's x axis, made perpendicular to the ray.
+    fallback = np.array([1.0, 0.0, 0.0]) - new_z * new_z[:, :1]
     norms = np.linalg.norm(new_x, axis=-1, keepdims=True)
     new_x = np.where(norms > 1e-12, new_x, fallback)
     new_x = new_x / np.linalg.norm(new_x, axis=-1, keepdims=True)

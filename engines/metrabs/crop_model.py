@@ -82,6 +82,10 @@ class MetrabsCropModel:
     def input_size_px(self) -> int:
         return self.metadata.input_size_px
 
+    def with_runtime(self, runtime: Runtime) -> MetrabsCropModel:
+        """The same model and decoding over another runtime (the service's batched one)."""
+        return MetrabsCropModel(runtime, self.metadata, self.reconstruction)
+
     def _check_tensors(self) -> None:
         size, points = self.metadata.input_size_px, self.metadata.num_points
         expected = {
