@@ -8,7 +8,8 @@ install needs no npm. This script replaces those files with the ones of the pinn
     python tools/vendor_threejs.py --version 0.188.0
 
 It runs ``npm pack three@VERSION`` in a temporary folder (npm and the registry are needed
-only here), then copies the two built module files, OrbitControls and the MIT licence, and
+only here), then copies the two built module files, the addons the page imports (OrbitControls,
+the wide lines) and the MIT licence, and
 writes ``VERSION``. After a version change: update THREE_VERSION, run the viewer tests
 (tests/service/test_viewer.py) and commit the folder.
 """
@@ -24,12 +25,16 @@ from pathlib import Path
 
 THREE_VERSION = "0.187.0"
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "service" / "viewer" / "vendor" / "three"
-# package path -> vendored path; three.module.js imports ./three.core.js, OrbitControls imports
-# "three" (mapped by the page's import map).
+# package path -> vendored path; three.module.js imports ./three.core.js, the addons import
+# "three" (mapped by the page's import map) and each other.
 FILES = {
     "build/three.module.js": "three.module.js",
     "build/three.core.js": "three.core.js",
     "examples/jsm/controls/OrbitControls.js": "addons/controls/OrbitControls.js",
+    # wide lines (WebGL draws plain lines one pixel wide)
+    "examples/jsm/lines/LineMaterial.js": "addons/lines/LineMaterial.js",
+    "examples/jsm/lines/LineSegments2.js": "addons/lines/LineSegments2.js",
+    "examples/jsm/lines/LineSegmentsGeometry.js": "addons/lines/LineSegmentsGeometry.js",
     "LICENSE": "LICENSE",
 }
 

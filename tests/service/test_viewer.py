@@ -415,9 +415,12 @@ def test_the_sample_clip_with_the_real_models(
         viewer.page.check("#every-frame")
         viewer.open_video(sample_webm)
         viewer.wait_for(
-            "s.source.hasEnded" if screenshots else "s.stats.received >= 25",
+            "s.stats.received >= 120" if screenshots else "s.stats.received >= 25",
             timeout_s=600 if screenshots else 150,
         )
+        if screenshots:
+            Path(screenshots).mkdir(parents=True, exist_ok=True)
+            viewer.page.screenshot(path=str(Path(screenshots) / "viewer_vtest.png"))
         state = pause_and_settle(viewer)
         assert state["stats"]["clientSkipped"] <= state["stats"]["received"] // 2
         tracked = [track_id for track_id in state["lastFrame"]["trackIds"] if track_id is not None]
@@ -432,5 +435,6 @@ def test_the_sample_clip_with_the_real_models(
         assert changed.sum() > 1000, "the overlay drew nothing visible"
         assert viewer.console_errors == []
         if screenshots:
-            Path(screenshots).mkdir(parents=True, exist_ok=True)
-            viewer.page.screenshot(path=str(Path(screenshots) / "viewer_vtest.png"))
+            viewer.page.locator(".scene-pane").screenshot(
+                path=str(Path(screenshots) / "viewer_vtest_3d.png")
+            )

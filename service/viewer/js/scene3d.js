@@ -3,6 +3,9 @@
 
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { LineMaterial } from "three/addons/lines/LineMaterial.js";
+import { LineSegments2 } from "three/addons/lines/LineSegments2.js";
+import { LineSegmentsGeometry } from "three/addons/lines/LineSegmentsGeometry.js";
 
 import { trackRgb } from "./colors.js";
 import {
@@ -15,11 +18,12 @@ import {
 } from "./geometry.js";
 
 const MIN_CONFIDENCE = 0.3;
-const FRUSTUM_DEPTH_M = 1.0;
+const BONE_WIDTH_PX = 3;
+const TRAIL_WIDTH_PX = 2;
 const TRAIL_MAX_POINTS = 400;
 const TRAIL_MIN_STEP_M = 0.03;
 const TRAIL_KEEP_S = 20;
-const GRID_SIZE_M = 40;
+const GRID_SIZE_M = 60;
 const DEFAULT_FLOOR_BELOW_CAMERA_M = 1.5;
 const FLOOR_SMOOTHING = 0.1;
 
@@ -34,6 +38,8 @@ export class PoseScene {
     this.floorZ = -DEFAULT_FLOOR_BELOW_CAMERA_M;
     this.isViewSet = false;
     this.isRenderPending = false;
+    this.lineMaterials = new Set(); // wide-line materials: they need the canvas size
+    this.frustumDepthM = 1;
     this.hasWebGL = this.createRenderer();
     if (!this.hasWebGL) return;
     this.createScene();
@@ -74,13 +80,14 @@ export class PoseScene {
     this.frustum = new THREE.LineSegments(frustumGeometry, new THREE.LineBasicMaterial({ color: 0xd0d6de }));
     this.frustum.frustumCulled = false;
     this.scene.add(this.frustum);
-    this.updateFrustum([0, 0, 0], frustumCornersCamera(4, 3, 4, FRUSTUM_DEPTH_M).map(cameraToView));
+    this.updateFrustum([0, 0, 0], frustumCornersCamera(4, 3, 4, this.frustumDepthM).map(cameraToView));
   }
 
   resize() {
     const width = Math.max(this.container.clientWidth, 1);
     const height = Math.max(this.container.clientHeight, 1);
     this.renderer.setSize(width, height);
+    for (const material of this.lineMaterials) material.resolution.set(width, height);
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
     this.requestRender();
@@ -128,7 +135,7 @@ export class PoseScene {
     this.updateSkeletons(message.persons, people, edges);
     this.updateTrails(message, people);
     this.updateCameraFrustum(message, camera);
-    this.grid.position.set(0, 0, this.floorZ);
+    this.grid.position.z = this.floorZ;
     this.axes.visible = mode === "world";
     if (!this.isViewSet) this.setView(people);
     this.label.textContent = this.describe(scene, mode);
@@ -189,15 +196,46 @@ export class PoseScene {
     for (const id of [...this.tracks.keys()]) if (!present.has(id)) this.removeSkeleton(id);
   }
 
+  lineMaterial(trackId, widthPx, opacity = 1) {
+    const material = new LineMaterial({
+      color: new THREE.Color(...trackRgb(trackId)),
+      linewidth: widthPx,
+      transparent: true,
+      opacity,
+    });
+    material.resolution.set(this.renderer.domElement.width, this.renderer.domElement.height);
+    this.lineMaterials.add(material);
+    return material;
+  }
+
+  /** ``object`` shows ``positions`` (flat x, y, z; segment pairs for wide lines) from now on. */
+  setPositions(object, positions) {
+    const old = object.geometry;
+    let geometry;
+    if (object.isLineSegments2) {
+      geometry = new LineSegmentsGeometry();
+      if (positions.length) geometry.setPositions(positions);
+    } else {
+      geometry = new THREE.BufferGeometry();
+      geometry.setAttribute("position", new THREE.Float32BufferAttribute(positions, 3));
+    }
+    object.geometry = geometry;
+    object.visible = positions.length > 0;
+    old.dispose(); // frees its GPU buffers
+  }
+
+  disposeObject(object) {
+    this.scene.remove(object);
+    object.geometry.dispose();
+    object.material.dispose();
+    this.lineMaterials.delete(object.material);
+  }
+
   createSkeleton(trackId) {
-    const colour = new THREE.Color(...trackRgb(trackId));
-    const skeleton = new THREE.LineSegments(
-      new THREE.BufferGeometry(),
-      new THREE.LineBasicMaterial({ color: colour, transparent: true }),
-    );
+    const skeleton = new LineSegments2(new LineSegmentsGeometry(), this.lineMaterial(trackId, BONE_WIDTH_PX));
     const joints = new THREE.Points(
       new THREE.BufferGeometry(),
-      new THREE.PointsMaterial({ color: colour, size: 0.05, transparent: true }),
+      new THREE.PointsMaterial({ color: new THREE.Color(...trackRgb(trackId)), size: 0.08, transparent: true }),
     );
     skeleton.frustumCulled = false;
     joints.frustumCulled = false;
@@ -210,8 +248,8 @@ export class PoseScene {
     const segments = [];
     for (const [a, b] of edges || []) if (seen[a] && seen[b]) segments.push(...joints[a], ...joints[b]);
     const points = joints.filter((_, j) => seen[j]).flat();
-    track.skeleton.geometry.setAttribute("position", new THREE.Float32BufferAttribute(segments, 3));
-    track.joints.geometry.setAttribute("position", new THREE.Float32BufferAttribute(points, 3));
+    this.setPositions(track.skeleton, segments);
+    this.setPositions(track.joints, points);
     const opacity = person.predicted ? 0.35 : person.state === "tentative" ? 0.6 : 1;
     track.skeleton.material.opacity = opacity;
     track.joints.material.opacity = opacity;
@@ -219,11 +257,8 @@ export class PoseScene {
 
   removeSkeleton(id) {
     const track = this.tracks.get(id);
-    for (const object of [track.skeleton, track.joints]) {
-      this.scene.remove(object);
-      object.geometry.dispose();
-      object.material.dispose();
-    }
+    this.disposeObject(track.skeleton);
+    this.disposeObject(track.joints);
     this.tracks.delete(id);
   }
 
@@ -255,33 +290,32 @@ export class PoseScene {
         this.removeTrail(id);
         continue;
       }
-      const flat = trail.points.flatMap(([x, y]) => [x, y, this.floorZ + 0.01]);
-      trail.line.geometry.setAttribute("position", new THREE.Float32BufferAttribute(flat, 3));
+      const z = this.floorZ + 0.01;
+      const segments = [];
+      for (let k = 1; k < trail.points.length; k += 1) {
+        const [a, b] = [trail.points[k - 1], trail.points[k]];
+        segments.push(a[0], a[1], z, b[0], b[1], z);
+      }
+      this.setPositions(trail.line, segments);
     }
   }
 
   createTrail(trackId) {
-    const line = new THREE.Line(
-      new THREE.BufferGeometry(),
-      new THREE.LineBasicMaterial({ color: new THREE.Color(...trackRgb(trackId)), transparent: true, opacity: 0.8 }),
-    );
+    const line = new LineSegments2(new LineSegmentsGeometry(), this.lineMaterial(trackId, TRAIL_WIDTH_PX, 0.75));
     line.frustumCulled = false;
     this.scene.add(line);
     return { line, points: [], lastSeenS: -Infinity };
   }
 
   removeTrail(id) {
-    const trail = this.trails.get(id);
-    this.scene.remove(trail.line);
-    trail.line.geometry.dispose();
-    trail.line.material.dispose();
+    this.disposeObject(this.trails.get(id).line);
     this.trails.delete(id);
   }
 
   updateCameraFrustum(message, camera) {
     if (!message.width || !message.height) return;
     const focal = focalPx(message, camera.intrinsics, camera.fovDeg);
-    const corners = frustumCornersCamera(message.width, message.height, focal, FRUSTUM_DEPTH_M, camera.intrinsics);
+    const corners = frustumCornersCamera(message.width, message.height, focal, this.frustumDepthM, camera.intrinsics);
     const [centre, viewCorners] = this.cameraCentreAndCorners(corners);
     this.updateFrustum(centre, viewCorners);
   }
@@ -305,24 +339,43 @@ export class PoseScene {
     this.frustumCentre = centre;
   }
 
-  /** Look at the people (or 5 m in front of the camera) from behind and above the camera. */
+  /**
+   * An overview from the side, 60 degrees off the camera's axis and 35 degrees up, at the
+   * distance where the sphere around the people and the camera fits the view; the grid
+   * centred there, the frustum scaled to the camera's distance from the people.
+   */
   setView(people) {
     const seen = people.flat();
     if (!seen.length) return;
-    const target = [0, 1, 2].map((i) => seen.reduce((s, p) => s + p[i], 0) / seen.length);
-    target[2] = this.floorZ + 0.9;
-    const centre = this.frustumCentre || [0, 0, 0];
-    const away = [centre[0] - target[0], centre[1] - target[1]];
-    const distance = Math.max(Math.hypot(...away), 1);
-    const spread = Math.max(4, distance * 1.1);
-    const direction = [away[0] / distance, away[1] / distance];
+    const camera = this.frustumCentre || [0, 0, 0];
+    const points = [...seen, camera];
+    const low = [0, 1, 2].map((i) => Math.min(...points.map((p) => p[i])));
+    const high = [0, 1, 2].map((i) => Math.max(...points.map((p) => p[i])));
+    const target = [0, 1, 2].map((i) => (low[i] + high[i]) / 2);
+    const radius = Math.max(2, ...points.map((p) => Math.hypot(p[0] - target[0], p[1] - target[1], p[2] - target[2])));
+    const halfFovRad = Math.atan(Math.tan((this.camera.fov * Math.PI) / 360) * Math.min(this.camera.aspect, 1));
+    const distance = (1.05 * radius) / Math.sin(halfFovRad);
+    const centroid = [0, 1].map((i) => seen.reduce((s, p) => s + p[i], 0) / seen.length);
+    const along = [centroid[0] - camera[0], centroid[1] - camera[1]];
+    const range = Math.max(Math.hypot(...along), 1);
+    const [dx, dy] = [along[0] / range, along[1] / range];
+    const [offAxis, up] = [(60 * Math.PI) / 180, (35 * Math.PI) / 180];
+    // the view direction: the camera's axis on the ground turned by offAxis (to the right)
+    const view = [
+      dx * Math.cos(offAxis) + dy * Math.sin(offAxis),
+      dy * Math.cos(offAxis) - dx * Math.sin(offAxis),
+    ];
+    const horizontal = distance * Math.cos(up);
     this.controls.target.set(...target);
     this.camera.position.set(
-      target[0] + direction[0] * spread - direction[1] * spread * 0.5,
-      target[1] + direction[1] * spread + direction[0] * spread * 0.5,
-      target[2] + spread * 0.8,
+      target[0] - view[0] * horizontal,
+      target[1] - view[1] * horizontal,
+      target[2] + distance * Math.sin(up),
     );
     this.controls.update();
+    this.grid.position.x = Math.round(target[0]);
+    this.grid.position.y = Math.round(target[1]);
+    this.frustumDepthM = Math.min(Math.max(range * 0.1, 0.5), 3);
     this.isViewSet = true;
   }
 
@@ -338,7 +391,7 @@ export class PoseScene {
       return parts.join("\n");
     }
     const state = scene ? scene.state : "no scene";
-    return `camera frame (${state}): grid 1 m, at the people's feet`;
+    return `camera frame (${state}): x right, y forward, z = camera up\ngrid 1 m through the people's feet (not the ground)`;
   }
 
   /** What the tests read: skeletons in the scene and their track ids, trails. */

@@ -1,6 +1,6 @@
 // fps, latency and dropped-frame counters of the stream.
 
-const FPS_WINDOW_MS = 2000;
+const FPS_WINDOW_MS = 5000; // long enough for a slow server (a message every 2 s)
 const LATENCY_SAMPLES = 30;
 
 export class StreamStats {
@@ -35,7 +35,7 @@ export class StreamStats {
     }
   }
 
-  /** Frame messages per second over the last two seconds. */
+  /** Frame messages per second over the last five seconds. */
   fps(nowMs) {
     const recent = this.receiveTimesMs.filter((t) => t >= nowMs - FPS_WINDOW_MS);
     if (recent.length < 2) return 0;
