@@ -11,7 +11,10 @@ TensorRT, torch on CUDA in FP32/FP16/FP16 with CUDA graphs, torch on the CPU):
 - crops/s of the full landmark model at batch 1, 8, 32, 64;
 - the full pipeline's frames/s on the sample clip (needs OpenCV and SciPy; skipped without);
 - the dynamic batcher's gain: items/s of 8 concurrent streams through one batcher over 8
-  streams calling the model directly.
+  streams calling the model directly;
+- a converted MeTRAbs model (``--metrabs-dir``, default the committed stand-in): its outputs
+  and decoded joints against onnxruntime CPU, FP16 against FP32 on fixed crops, crops/s
+  (``benchmarks/metrabs_check.py``, docs/metrabs.md).
 
 It prints one table and writes everything to JSON. Made for a bare CUDA host with PyTorch and
 numpy only, nothing installed: it imports posecast from this checkout, and the torch provider
@@ -63,6 +66,8 @@ def import_posecast() -> None:
 
 
 import_posecast()
+
+from metrabs_check import metrabs_rows, metrabs_table  # noqa: E402
 
 from posecast.engines.assets import model_path  # noqa: E402
 from posecast.engines.batched_runtime import BatchedRuntime  # noqa: E402
@@ -533,6 +538,11 @@ def main() -> int:
         "--threads", type=int, default=0, help="threads of the CPU providers (0: default)"
     )
     parser.add_argument("--write-reference", action="store_true", help=write_reference.__doc__)
+    parser.add_argument(
+        "--metrabs-dir",
+        default=str(REPO / "tests" / "data" / "metrabs" / "standin"),
+        help="a converted MeTRAbs model folder (default: the committed stand-in; '' skips)",
+    )
     args = parser.parse_args()
     if args.write_reference:
         write_reference(REFERENCE)
@@ -547,11 +557,20 @@ def main() -> int:
     ]
     fp32_outputs: dict[str, dict[str, Any]] = {}
     rows = [check_variant(variant, reference, fp32_outputs, args) for variant in variants]
+    loaded = [
+        variant for variant, row in zip(variants, rows, strict=True) if "unavailable" not in row
+    ]
+    metrabs = (
+        metrabs_rows(Path(args.metrabs_dir), loaded, reference, args.seconds)
+        if args.metrabs_dir
+        else {"skipped": "--metrabs-dir ''"}
+    )
     report = {
         "environment": environment(),
         "reference": str(REFERENCE.relative_to(REPO)),
         "tolerances": TOLERANCES,
         "rows": rows,
+        "metrabs": metrabs,
         "elapsed_s": time.perf_counter() - started,
     }
     args.out.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
@@ -563,7 +582,11 @@ def main() -> int:
         f"gain: {NUM_STREAMS} streams through one batcher vs direct calls. "
         f"{report['elapsed_s']:.0f} s; JSON: {args.out}"
     )
+    print(metrabs_table(metrabs, _format))
     failed = [row["variant"] for row in rows if row.get("within_tolerance") is False]
+    failed += [
+        row["variant"] for row in metrabs.get("rows", []) if row.get("within_tolerance") is False
+    ]
     return 1 if failed else 0
 
 

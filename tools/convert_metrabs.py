@@ -683,12 +683,38 @@ def to_float32(graph: onnx.GraphProto) -> int:
     return changes
 
 
+def drop_noop_casts(model: onnx.ModelProto) -> int:
+    """Remove the casts that now cast float32 to float32 (after ``to_float32``); returns how
+    many. Types come from ONNX shape inference; a cast of unknown input type is kept."""
+    graph = model.graph
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    types = {
+        value.name: value.type.tensor_type.elem_type
+        for value in (*inferred.value_info, *inferred.input, *inferred.output)
+    }
+    types.update({init.name: init.data_type for init in graph.initializer})
+    public = {value.name for value in graph.output}
+    removed = 0
+    for node in list(graph.node):
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type != "Cast" or to != types.get(node.input[0]) or node.output[0] in public:
+            continue
+        for consumer in graph.node:
+            consumer.input[:] = [
+                node.input[0] if name == node.output[0] else name for name in consumer.input
+            ]
+        graph.node.remove(node)
+        removed += 1
+    return removed
+
+
 def build_onnx(
     tf_model: TFModel, head: Head, used_points: int, heatmap_hw: tuple[int, int], decoding: Decoding
 ) -> onnx.ModelProto:
     """The whole converted model: tf2onnx's backbone and head, float32, posecast's decoding."""
     model = export_head_onnx(tf_model, head)
     LOG.info("float16 -> float32: %d changes", to_float32(model.graph))
+    LOG.info("no-op casts removed: %d", drop_noop_casts(model))
     graph = model.graph
     rename_tensor(graph, graph.input[0].name, IMAGE_INPUT)
     graph.input[0].type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
