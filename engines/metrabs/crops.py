@@ -11,12 +11,7 @@ import cv2
 import numpy as np
 
 from posecast.engines.geometry.camera import Camera
-from posecast.engines.geometry.perspective_crops import (
-    PerspectiveCrops,
-    perspective_crops,
-    warp_perspective_crops,
-)
-from posecast.engines.geometry.warps import apply_homographies
+from posecast.engines.geometry.perspective_crops import PerspectiveCrops, perspective_crops
 from posecast.engines.metrabs.decoding import GAMMA_DECODE, MetrabsAugmentations
 
 _LINEAR_LIGHT = ((np.arange(256) / 255.0) ** GAMMA_DECODE).astype(np.float32)
@@ -83,36 +78,46 @@ def cut_metrabs_crops(
     The image goes to linear light (``(x / 255) ** 2.2``), is warped (through the camera's
     distortion where it has one), and each crop is brought back with ``** (gamma / 2.2)``
     (gamma 1: the image's own encoding), as MeTRAbs' multi-person model does.
+
+    Each crop pixel is looked up where its ray meets the image (``cv2.remap`` on maps
+    computed here): unlike ``cv2.warpPerspective``, whose block-wise coordinate arithmetic
+    depends on how OpenCV splits the work between threads, this gives bitwise the same
+    crop whatever else runs at the same time (the service poses many streams at once).
     """
     linear = _LINEAR_LIGHT[image_rgb]
-    if camera is None or not camera.has_distortion:
-        warped = warp_perspective_crops(linear, crops, antialias=antialias)
-    else:
-        warped = _warp_through_distortion(linear, crops, camera, antialias)
+    size = crops.size_px
+    # float32 maps: 1e-4 px from float64 ones at 2000 px, far below remap's 1/32 px grid
+    columns = np.arange(size, dtype=np.float32)[None, :]
+    rows = np.arange(size, dtype=np.float32)[:, None]
+    image_from_crop = np.linalg.inv(crops.crop_from_image)
+    distorted = camera is not None and camera.has_distortion
+    pyramid = [linear]
+    warped = np.empty((len(crops), size, size, 3), np.float32)
+    for index in range(len(crops)):
+        level = _pyramid_level(float(crops.zoom[index])) if antialias else 0
+        while len(pyramid) <= level:
+            pyramid.append(cv2.pyrDown(pyramid[-1]))
+        h = image_from_crop[index].astype(np.float32)
+        depth = h[2, 0] * columns + (h[2, 1] * rows + h[2, 2])
+        x = (h[0, 0] * columns + (h[0, 1] * rows + h[0, 2])) / depth
+        y = (h[1, 0] * columns + (h[1, 1] * rows + h[1, 2])) / depth
+        if distorted:
+            observed = camera.distort_points(np.stack([x, y], axis=-1))  # type: ignore[union-attr]
+            x, y = observed[..., 0], observed[..., 1]
+        scale = np.float32(0.5**level)
+        warped[index] = cv2.remap(
+            pyramid[level],
+            (x * scale).astype(np.float32),
+            (y * scale).astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+        )
     np.clip(warped, 0.0, 1.0, out=warped)
     exponents = (np.asarray(gammas, np.float32) / np.float32(GAMMA_DECODE))[:, None, None, None]
     return np.power(warped, exponents, dtype=np.float32)
 
 
-def _warp_through_distortion(
-    image: np.ndarray, crops: PerspectiveCrops, camera: Camera, antialias: bool
-) -> np.ndarray:
-    """Like ``warp_perspective_crops``, but each crop pixel is looked up where the distorted
-    camera saw its ray (``cv2.remap``)."""
-    size = crops.size_px
-    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1).reshape(1, -1, 2)
-    image_from_crop = np.linalg.inv(crops.crop_from_image)
-    pyramid = [image]
-    out = np.empty((len(crops), size, size, image.shape[2]), np.float32)
-    for index in range(len(crops)):
-        zoom = float(crops.zoom[index])
-        level = max(0, int(np.floor(np.log2(1.0 / zoom)))) if antialias and zoom < 1 else 0
-        while len(pyramid) <= level:
-            pyramid.append(cv2.pyrDown(pyramid[-1]))
-        ideal = apply_homographies(grid, image_from_crop[index : index + 1])[0]
-        observed = camera.distort_points(ideal) / 2.0**level
-        maps = observed.reshape(size, size, 2).astype(np.float32)
-        out[index] = cv2.remap(
-            pyramid[level], maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, cv2.BORDER_CONSTANT
-        )
-    return out
+def _pyramid_level(zoom: float) -> int:
+    """Halvings before the warp so that it shrinks by at most 2x (level pixel x is image
+    pixel 2^L x), as ``warp_perspective_crops`` does."""
+    return max(0, int(np.floor(np.log2(1.0 / zoom)))) if zoom < 1.0 else 0
