@@ -19,12 +19,13 @@ MPII labels one person per image and no boxes: keypoints only.
 ``--config previous`` runs the estimator's default of commit f523c37 instead (the "before" of
 docs/estimation.md "Finding every person"; its own cache). ``--variants`` adds MOT17 figures
 per detector, input size and proposal mix, and image-set figures (recall, PCK) per
-landmark-stage variant (each variant cached beside ``--cache``; ``--reuse-variants`` reads
-those already cached); ``--yolox DIR`` adds YOLOX-Nano from a prepared model folder.
+landmark-stage variant (each variant cached beside ``--cache``); ``--yolox DIR`` adds
+YOLOX-Nano from a prepared model folder. ``--reuse`` reads every run already cached and runs
+the others.
 
     python benchmarks/bench_detection_real.py --data ../shared/data/real [--json OUT]
         [--cache PATH] [--from-cache] [--threads N] [--config default|previous]
-        [--variants [--reuse-variants]] [--yolox DIR]
+        [--variants] [--reuse] [--yolox DIR]
 """
 
 from __future__ import annotations
@@ -456,9 +457,9 @@ def config_cache(cache: Path, name: str) -> Path:
 
 
 def is_cached(args: argparse.Namespace, cache: Path) -> bool:
-    """Whether a variant is read from its cache: ``--from-cache``, or ``--reuse-variants`` and
-    the cache exists."""
-    return bool(args.from_cache or (args.reuse_variants and cache.exists()))
+    """Whether a run is read from its cache: ``--from-cache``, or ``--reuse`` and the cache
+    exists."""
+    return bool(args.from_cache or (args.reuse and cache.exists()))
 
 
 def variant_estimators(threads: int, yolox_dir: Path | None) -> dict[str, Callable[[], Any]]:
@@ -519,6 +520,7 @@ def variant_rows(
             from_cache,
             {**run_metadata(args.threads), "variant": name},
             threads=args.threads,
+            with_detector=True,
             estimator=None if from_cache else make(),
             with_trace=True,
         )
@@ -614,7 +616,7 @@ def main() -> None:
         "--variants", action="store_true", help="also the MOT17 and landmark-stage variants"
     )
     parser.add_argument(
-        "--reuse-variants", action="store_true", help="read variants whose cache exists"
+        "--reuse", action="store_true", help="read the runs whose cache exists, run the others"
     )
     parser.add_argument("--yolox", type=Path, help="a prepared YOLOX-Nano model folder")
     args = parser.parse_args()
@@ -626,15 +628,17 @@ def main() -> None:
     num_items = sum(len(s.frames) for s in [*sequences, pets09])
     num_items += sum(len(images) for images in image_sets.values())
     config = CONFIGS[args.config]()
+    cache = config_cache(args.cache, args.config)
+    from_cache = is_cached(args, cache)
     records, metadata = run_or_load(
         lambda: estimation_items([*sequences, pets09], image_sets),
         num_items,
-        config_cache(args.cache, args.config),
-        args.from_cache,
+        cache,
+        from_cache,
         {**run_metadata(args.threads), "estimator_config": repr(config)},
         threads=args.threads,
         with_detector=True,
-        estimator=None if args.from_cache else build_estimator(args.threads, config),
+        estimator=None if from_cache else build_estimator(args.threads, config),
         with_trace=True,
     )
 
@@ -658,7 +662,7 @@ def main() -> None:
         landmark_variants, landmark_details = landmark_variant_rows(args, image_sets)
     landmark_headers = ["variant", "recall", "precision", "PCK all", "found", "limbs"]
     landmark_headers += [*image_sets, "CPU ms"]
-    print(describe_run(metadata, args.from_cache))
+    print(describe_run(metadata, from_cache))
     print(f"estimator: {args.config}, {metadata.get('estimator_config')}")
     print(f"landmark box padding: {DEFAULT_PADDING}\n")
     for title, headers, rows in (
