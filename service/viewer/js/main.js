@@ -44,6 +44,7 @@ class Viewer {
     this.streamCamera = { intrinsics: null, fovDeg: 55 };
     this.inFlight = new Map(); // client frame id -> capture time (ms)
     this.nextFrameId = 0;
+    this.sendQueue = Promise.resolve();
     this.lastMessage = null;
     this.errors = [];
     this.errorText = "";
@@ -54,6 +55,7 @@ class Viewer {
     this.loadSkeletons();
     setInterval(() => {
       this.expireInFlight();
+      this.pump();
       this.renderStats();
     }, 500);
   }
@@ -192,7 +194,12 @@ class Viewer {
       $("video-hint").hidden = true;
       this.startStream();
     });
-    this.source.addEventListener("pausechange", () => this.renderButtons());
+    this.source.addEventListener("pausechange", () => {
+      this.renderButtons();
+      this.pump();
+    });
+    $("every-frame").addEventListener("change", (event) => this.source.setEveryFrame(event.target.checked));
+    this.source.setEveryFrame($("every-frame").checked);
     this.source.addEventListener("frame", (event) => this.onVideoFrame(event.detail));
   }
 
@@ -245,6 +252,7 @@ class Viewer {
       this.overlay.clear();
       this.scene3d.reset();
       if (!this.skeletons) this.loadSkeletons();
+      this.pump();
     });
     connection.addEventListener("frame", (event) => this.onFrame(event.detail));
     connection.addEventListener("servererror", (event) => this.onServerError(event.detail));
@@ -259,18 +267,22 @@ class Viewer {
       return;
     }
     this.sendFrame(timestampS);
-    // Every-frame mode: a file waits for the server instead of skipping frames.
-    if ($("every-frame").checked && this.inFlight.size >= MAX_IN_FLIGHT) this.source.hold();
+  }
+
+  /** Every-frame mode: ask the source for the next frame while the window has room. */
+  pump() {
+    if (this.connection.isReady && this.inFlight.size < MAX_IN_FLIGHT) this.source.pump();
   }
 
   /** Forget frames unanswered for too long (the video must not wait for them forever). */
   expireInFlight() {
     const nowMs = performance.now();
     for (const [id, sentMs] of this.inFlight) if (nowMs - sentMs > IN_FLIGHT_TIMEOUT_MS) this.inFlight.delete(id);
-    if (this.inFlight.size < MAX_IN_FLIGHT) this.source.unhold();
   }
 
-  async sendFrame(timestampS) {
+  /** Encode the video's current frame and send it; sends keep the frames' order (JPEG
+   * encodings may finish out of order, and the server wants increasing capture times). */
+  sendFrame(timestampS) {
     const { videoWidth: width, videoHeight: height } = this.video;
     if (!width || !height) return;
     const canvas = this.captureCanvas;
@@ -283,13 +295,17 @@ class Viewer {
     this.nextFrameId += 1;
     const generation = this.connection.generation;
     this.inFlight.set(frameId, performance.now());
-    const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
-    const isSent = jpeg && generation === this.connection.generation && this.connection.sendFrame(jpeg, frameId, timestampS);
-    if (isSent) {
-      this.stats.onSent();
-    } else {
-      this.inFlight.delete(frameId);
-    }
+    const encoded = new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
+    this.sendQueue = this.sendQueue.then(async () => {
+      const jpeg = await encoded;
+      const isSent = jpeg && generation === this.connection.generation && this.connection.sendFrame(jpeg, frameId, timestampS);
+      if (isSent) {
+        this.stats.onSent();
+        this.pump();
+      } else {
+        this.inFlight.delete(frameId);
+      }
+    });
   }
 
   onFrame(message) {
@@ -298,7 +314,7 @@ class Viewer {
     const latencyMs = this.inFlight.has(id) ? nowMs - this.inFlight.get(id) : null;
     // Messages come in order: earlier frames without a message were dropped by the server.
     for (const key of [...this.inFlight.keys()]) if (id !== null && key <= id) this.inFlight.delete(key);
-    if (this.inFlight.size < MAX_IN_FLIGHT) this.source.unhold();
+    this.pump();
     this.stats.onFrame(message, latencyMs, nowMs);
     this.lastMessage = message;
     this.overlay.draw(message, this.edgesOf(message.skeleton));
@@ -314,7 +330,7 @@ class Viewer {
     if (this.errors.length > MAX_ERRORS_KEPT) this.errors.shift();
     if (error.client_frame_id !== null && error.client_frame_id !== undefined) {
       this.inFlight.delete(error.client_frame_id);
-      if (this.inFlight.size < MAX_IN_FLIGHT) this.source.unhold();
+      this.pump();
     }
     if (!error.is_fatal) {
       const frame = error.client_frame_id ?? "?";
@@ -325,7 +341,6 @@ class Viewer {
   onClose({ code, reason, error, willRetry, retryMs }) {
     this.lastClose = { code, reason, errorCode: error?.code ?? null };
     this.inFlight.clear();
-    this.source.unhold();
     const what = error ? `${error.code}: ${error.message}` : reason || CLOSE_TEXTS[code] || "connection lost";
     const next = willRetry ? ` Reconnecting in ${(retryMs / 1000).toFixed(1)} s…` : ERROR_HINTS[error?.code] || "";
     this.showError(`Stream closed (${code}): ${what}.${next}`);
@@ -386,8 +401,8 @@ class Viewer {
         kind: this.source.kind,
         name: this.source.name,
         isPaused: this.source.isPaused,
-        isHeld: this.source.isHeld,
-        hasEnded: this.video.ended,
+        isStepping: this.source.isStepping,
+        hasEnded: this.source.hasEnded,
         currentTimeS: this.video.currentTime,
       },
       stats: {

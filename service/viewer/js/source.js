@@ -1,7 +1,14 @@
-// The video source: a file or the webcam in a <video> element; one "frame" event per new
-// video frame (from requestVideoFrameCallback), pause and single steps.
+// The video source: a file or the webcam in a <video> element; one "frame" event per video
+// frame to send, pause and single steps.
+//
+// Real time (default): the video plays and every frame it presents (requestVideoFrameCallback)
+// is offered; the page skips those that come while its window of frames in flight is full.
+// Every frame (files only): once the frame duration is known (two consecutive frames seen
+// playing), the video stops playing and the page pulls frames one by one (``pump``), each by
+// a seek to the next frame's time, so no frame is skipped however slow the server is.
 
 const DEFAULT_FRAME_DURATION_S = 1 / 30;
+const SEEK_INTO_FRAME = 0.25; // seek a quarter frame past a frame's start: rounding stays inside it
 
 /**
  * Events: "frame" ({timestampS, isStep}), "opened" ({kind, name}), "pausechange", "ended".
@@ -17,20 +24,20 @@ export class VideoSource extends EventTarget {
     this.mediaStream = null;
     this.objectUrl = null;
     this.isPaused = false;
+    this.hasEnded = false;
+    this.isEveryFrame = false;
+    this.isStepping = false; // every-frame mode engaged: frames come from seeks
+    this.nextFrameTimeS = 0;
+    this.seekPurpose = null; // "pump" | "step" while a seek of ours is under way
     this.frameDurationS = null;
+    this.durationSamples = [];
     this.lastMediaTime = null;
     this.lastPresented = null;
     this.lastTimestampS = -Infinity;
     this.timeOffsetS = 0;
-    this.isStepPending = false;
-    this.isHeld = false;
     this.watchGeneration = 0;
     video.addEventListener("seeked", () => this.onSeeked());
-    video.addEventListener("ended", () => {
-      this.isPaused = true;
-      this.emit("ended", null);
-      this.emit("pausechange", null);
-    });
+    video.addEventListener("ended", () => this.onEnded());
   }
 
   get isOpen() {
@@ -59,28 +66,39 @@ export class VideoSource extends EventTarget {
   }
 
   release() {
-    this.isHeld = false;
     if (this.mediaStream) this.mediaStream.getTracks().forEach((track) => track.stop());
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
     this.mediaStream = null;
     this.objectUrl = null;
+    this.isStepping = false;
+    this.seekPurpose = null;
     this.frameDurationS = null;
+    this.durationSamples = [];
     this.lastMediaTime = null;
     this.lastPresented = null;
   }
 
   async startPlaying() {
     this.isPaused = false;
+    this.hasEnded = false;
     this.watch();
     await this.video.play();
     this.emit("opened", { kind: this.kind, name: this.name });
     this.emit("pausechange", null);
   }
 
+  /** Every-frame mode on or off (files; the webcam always runs in real time). */
+  setEveryFrame(isEveryFrame) {
+    this.isEveryFrame = isEveryFrame;
+    if (!isEveryFrame && this.isStepping) {
+      this.isStepping = false;
+      if (!this.isPaused) this.video.play();
+    }
+  }
+
   pause() {
     if (!this.isOpen || this.isPaused) return;
     this.isPaused = true;
-    this.isHeld = false;
     if (this.kind === "file") this.video.pause();
     this.emit("pausechange", null);
   }
@@ -88,44 +106,60 @@ export class VideoSource extends EventTarget {
   async resume() {
     if (!this.isOpen || !this.isPaused) return;
     this.isPaused = false;
-    this.emit("pausechange", null);
-    if (this.kind === "file") {
+    this.hasEnded = false;
+    if (this.kind === "file" && this.isStepping) {
+      if (this.nextFrameTimeS >= this.video.duration) this.nextFrameTimeS = 0; // from the start
+    } else if (this.kind === "file") {
       if (this.video.ended) this.video.currentTime = 0;
       await this.video.play();
     }
+    this.emit("pausechange", null);
   }
 
-  /** Every-frame mode: stop a playing file until the server caught up (``unhold``). */
-  hold() {
-    if (this.kind !== "file" || this.isPaused || this.isHeld || this.video.ended) return;
-    this.isHeld = true;
-    this.video.pause();
-  }
-
-  unhold() {
-    if (!this.isHeld) return;
-    this.isHeld = false;
-    if (!this.isPaused) this.video.play();
-  }
-
-  /** While paused: the next frame of a file (one frame later), the webcam's current one. */
+  /** While paused: the next frame of a file, the webcam's current one. */
   step() {
-    if (!this.isOpen || !this.isPaused) return;
+    if (!this.isOpen || !this.isPaused || this.seekPurpose) return;
     if (this.kind === "webcam") {
       this.emitFrame(performance.now() / 1000, true);
       return;
     }
     const duration = this.frameDurationS || DEFAULT_FRAME_DURATION_S;
-    const target = this.video.currentTime + duration;
-    if (target > this.video.duration) return;
-    this.isStepPending = true;
-    this.video.currentTime = target;
+    const frameTimeS = this.isStepping ? this.nextFrameTimeS : this.video.currentTime + duration;
+    this.seekTo(frameTimeS, "step");
+  }
+
+  /** Every-frame mode: fetch the next frame (the page calls this when it can send one). */
+  pump() {
+    if (!this.isStepping || this.isPaused || this.seekPurpose) return;
+    this.seekTo(this.nextFrameTimeS, "pump");
+  }
+
+  seekTo(frameTimeS, purpose) {
+    const duration = this.frameDurationS || DEFAULT_FRAME_DURATION_S;
+    const targetS = frameTimeS + (this.isStepping ? SEEK_INTO_FRAME * duration : 0);
+    if (targetS >= this.video.duration) {
+      if (purpose === "pump") this.onEnded();
+      return;
+    }
+    this.seekPurpose = purpose;
+    this.seekFrameTimeS = frameTimeS;
+    this.video.currentTime = targetS;
   }
 
   onSeeked() {
-    if (!this.isStepPending) return;
-    this.isStepPending = false;
-    this.emitFrame(this.video.currentTime, true);
+    const purpose = this.seekPurpose;
+    if (!purpose) return;
+    this.seekPurpose = null;
+    if (this.isStepping) this.nextFrameTimeS = this.seekFrameTimeS + this.frameDurationS;
+    const timestampS = this.isStepping ? this.seekFrameTimeS : this.video.currentTime;
+    this.emitFrame(timestampS, purpose === "step");
+  }
+
+  onEnded() {
+    this.isPaused = true;
+    this.hasEnded = true;
+    this.emit("ended", null);
+    this.emit("pausechange", null);
   }
 
   /** One requestVideoFrameCallback chain per opened source. */
@@ -135,20 +169,29 @@ export class VideoSource extends EventTarget {
     const onFrame = (_now, metadata) => {
       if (generation !== this.watchGeneration) return;
       this.video.requestVideoFrameCallback(onFrame);
-      if (this.isPaused) return;
+      if (this.isPaused || this.isStepping) return;
       this.learnFrameDuration(metadata);
+      if (this.kind === "file" && this.isEveryFrame && this.frameDurationS !== null) {
+        // from here on the page pulls the frames (pump)
+        this.isStepping = true;
+        this.video.pause();
+        this.nextFrameTimeS = metadata.mediaTime + this.frameDurationS;
+      }
       const timestampS = this.kind === "file" ? metadata.mediaTime : performance.now() / 1000;
       this.emitFrame(timestampS, false);
     };
     this.video.requestVideoFrameCallback(onFrame);
   }
 
+  /** The shortest media-time step between consecutive presented frames; known (not null)
+   * after three such steps, since a busy page may miss a frame now and then. */
   learnFrameDuration(metadata) {
     const { mediaTime, presentedFrames } = metadata;
     if (this.lastMediaTime !== null && presentedFrames === this.lastPresented + 1) {
       const delta = mediaTime - this.lastMediaTime;
-      if (delta > 0.001 && delta < 1 && (this.frameDurationS === null || delta < this.frameDurationS)) {
-        this.frameDurationS = delta;
+      if (delta > 0.001 && delta < 1) {
+        this.durationSamples.push(delta);
+        if (this.durationSamples.length >= 3) this.frameDurationS = Math.min(...this.durationSamples);
       }
     }
     this.lastMediaTime = mediaTime;
