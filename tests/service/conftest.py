@@ -69,7 +69,6 @@ class FakeEstimator:
         poses = fake_persons(camera, self.num_persons)
         return FrameEstimate(poses, timing_ms, {}, next_rois=NO_ROIS)
 
-
     def with_min_person_height(self, min_person_height_px: float) -> FakeEstimator:
         return self
 
