@@ -35,7 +35,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from realdata.boxes import padded_landmark_boxes_xyxy
 from realdata.intrinsics import poses_with_intrinsics
 from realdata.mot import load_pets09
 from realdata.pipeline import Item, run_or_load
@@ -47,9 +46,9 @@ from realdata.report import (
     run_metadata,
     write_json,
 )
-from realdata.tracking import TrackingFrame, score_tracking
+from realdata.tracking import score_tracking, tracking_frames
 
-from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from posecast.engines.frames import FramePoses
 from posecast.engines.geometry.camera import Camera, intrinsics_from_fov
 from posecast.engines.geometry.ground import GroundPlane, heights_above_ground_m
 from posecast.engines.geometry.placement import FEET
@@ -217,22 +216,9 @@ def range_jitter(tracked: list[FramePoses], raw: bool) -> tuple[float, float]:
 
 def tracking_scores(root: Path, tracked: list[FramePoses]) -> Any:
     sequence = load_pets09(root)
-    frames = []
-    for frame in sequence.frames:
-        poses = tracked[frame - 1]
-        truth = sequence.truth[frame]
-        keep = (poses.track_ids != UNTRACKED_ID) & np.isin(
-            poses.track_states, ("tentative", "confirmed", "searching")
-        )
-        frames.append(
-            TrackingFrame(
-                truth.target_ids,
-                truth.target_xyxy,
-                poses.track_ids[keep],
-                padded_landmark_boxes_xyxy(poses.joints2d_px[keep]),
-                truth.dont_care_xyxy,
-            )
-        )
+    seen = ("tentative", "confirmed", "searching")
+    aligned = [tracked[frame - 1] for frame in sequence.frames]
+    frames = tracking_frames(sequence, aligned, seen)
     return score_tracking(frames)
 
 

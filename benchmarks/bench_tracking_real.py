@@ -55,7 +55,13 @@ from realdata.streams import (
     tracker_at_commit,
     video_frames,
 )
-from realdata.tracking import OVERALL, TrackingFrame, TrackingScores, score_sequences
+from realdata.tracking import (
+    OVERALL,
+    TrackingFrame,
+    TrackingScores,
+    score_sequences,
+    tracking_frames,
+)
 from scipy.optimize import linear_sum_assignment
 
 from posecast.engines.blazepose import BlazePoseConfig
@@ -160,26 +166,6 @@ def _run(
     run = run_stream(frames(), estimator, variant.config, tracker)
     estimator.save(estimator.metadata)  # new frames are kept even if a later step fails
     return run
-
-
-def tracking_frames(
-    sequence: MotSequence, tracked: Sequence[FramePoses], states: tuple[str, ...]
-) -> list[TrackingFrame]:
-    """The sequence's labels with the tracked rows in ``states`` as hypotheses."""
-    frames = []
-    for frame, poses in zip(sequence.frames, tracked, strict=True):
-        truth = sequence.truth[frame]
-        keep = (poses.track_ids != UNTRACKED_ID) & np.isin(poses.track_states, states)
-        frames.append(
-            TrackingFrame(
-                truth.target_ids,
-                truth.target_xyxy,
-                poses.track_ids[keep],
-                padded_landmark_boxes_xyxy(poses.joints2d_px[keep]),
-                truth.dont_care_xyxy,
-            )
-        )
-    return frames
 
 
 def oracle_frames(sequence: MotSequence, tracked: Sequence[FramePoses]) -> list[TrackingFrame]:

@@ -122,7 +122,8 @@ class CachingEstimator:
         tag: str = "default",
         is_read_only: bool = False,
     ) -> None:
-        self.path = Path(path)
+        # np.savez adds .npz to a name without it: read where it writes
+        self.path = Path(path).with_suffix(".npz")
         self.threads = threads
         self.config = config or EstimatorConfig()
         self.tag = tag

@@ -8,7 +8,7 @@ that the targets have the first claim: per frame, hypotheses are assigned to the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from realdata.boxes import box_iou
+from posecast.engines.frames import UNTRACKED_ID, FramePoses
+from realdata.boxes import box_iou, padded_landmark_boxes_xyxy
+from realdata.mot import MotSequence
 
 MOTA_IOU = 0.5
 
@@ -168,3 +170,23 @@ def _scores(row: Any, dropped: int) -> TrackingScores:
     }
     rates = {name: float(value) for name, value in values.items() if name not in counts}
     return TrackingScores(**rates, **counts, num_dropped=dropped)
+
+
+def tracking_frames(
+    sequence: MotSequence, tracked: Sequence[FramePoses], states: tuple[str, ...]
+) -> list[TrackingFrame]:
+    """The sequence's labels with the tracked rows in ``states`` as hypotheses."""
+    frames = []
+    for frame, poses in zip(sequence.frames, tracked, strict=True):
+        truth = sequence.truth[frame]
+        keep = (poses.track_ids != UNTRACKED_ID) & np.isin(poses.track_states, states)
+        frames.append(
+            TrackingFrame(
+                truth.target_ids,
+                truth.target_xyxy,
+                poses.track_ids[keep],
+                padded_landmark_boxes_xyxy(poses.joints2d_px[keep]),
+                truth.dont_care_xyxy,
+            )
+        )
+    return frames
