@@ -22,7 +22,7 @@ from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementC
 from posecast.engines.geometry.skeletons import BUILTIN_SKELETONS
 from posecast.engines.metrabs.estimator import MetrabsConfig, MetrabsEstimator
 from posecast.engines.runtimes import RuntimeOptions
-from posecast.engines.runtimes.base import PROVIDERS
+from posecast.engines.runtimes.base import PROVIDERS, TritonOptions
 from posecast.settings import bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
 
@@ -64,6 +64,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where TensorRT engines are kept between runs (default ~/.cache/posecast/engines "
         "or $POSECAST_ENGINE_CACHE_DIR)",
+    )
+    group.add_argument(
+        "--triton-url",
+        metavar="HOST:PORT",
+        default=TritonOptions.url,
+        help="provider triton: gRPC address of the Triton server (docs/deploy.md)",
     )
     group.add_argument(
         "--threads", type=int, default=0, help="threads per model run (0: all cores)"
@@ -158,6 +164,7 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator | MetrabsEstimator:
         fp16=args.fp16,
         cuda_graphs=args.cuda_graphs,
         engine_cache_dir=args.engine_cache_dir,
+        triton=TritonOptions(url=args.triton_url),
     )
     if getattr(args, "engine", "blazepose") == "metrabs":
         metrabs = MetrabsConfig(

@@ -24,7 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from posecast.engines.batcher import BatcherObserver
 from posecast.service.engines import PoseEngines
-from posecast.service.engines_factory import build_pose_engines
+from posecast.service.engines_factory import backend_check, build_pose_engines
 from posecast.service.errors import install_error_handlers
 from posecast.service.metrics import ServiceMetrics
 from posecast.service.routers import health, metrics, poses, skeletons, stream
@@ -47,7 +47,9 @@ def create_app(
         engines_builder: builds the shared engines from the settings and the metrics'
             batch observer; blocking, run on a worker thread. Tests pass fakes here.
     """
-    state = ServiceState(settings=settings, metrics=ServiceMetrics())
+    state = ServiceState(
+        settings=settings, metrics=ServiceMetrics(), backend_check=backend_check(settings)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

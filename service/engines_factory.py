@@ -9,12 +9,15 @@ batch the batchers send fits the TensorRT engines (and the torch provider's CUDA
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from posecast.engines.batcher import BatcherConfig, BatcherObserver
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
 from posecast.engines.geometry.skeletons import conversion_matrix
 from posecast.engines.metrabs.estimator import MetrabsConfig, MetrabsEstimator
 from posecast.engines.runtimes import BatchProfile, RuntimeOptions
+from posecast.engines.runtimes.base import TritonOptions
 from posecast.service.engines import PoseEngines
 from posecast.service.settings import ServiceSettings
 
@@ -58,7 +61,22 @@ def runtime_options(settings: ServiceSettings) -> RuntimeOptions:
         fp16=settings.fp16,
         cuda_graphs=settings.cuda_graphs,
         profile=BatchProfile.for_batcher(settings.max_batch_size),
+        triton=TritonOptions(
+            settings.triton_url, settings.triton_timeout_s, settings.triton_startup_timeout_s
+        ),
     )
+
+
+def backend_check(settings: ServiceSettings) -> Callable[[], str | None] | None:
+    """What readiness asks besides the service's own state: with provider triton, whether
+    the Triton server is ready (one gRPC call with a 2 s deadline, so a dead or stalled server
+    turns readiness to 503 instead of hanging it); None for local providers."""
+    if settings.provider != "triton":
+        return None
+    from posecast.engines.runtimes.triton import server_problem
+
+    options = runtime_options(settings).triton
+    return lambda: server_problem(options)
 
 
 def batcher_config(settings: ServiceSettings) -> BatcherConfig:

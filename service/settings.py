@@ -105,6 +105,19 @@ class ServiceSettings(BaseSettings):
         description="where TensorRT engines and timing caches are kept between runs "
         "(default ~/.cache/posecast/engines)",
     )
+    # Provider triton: the models run on a Triton Inference Server (docs/deploy.md).
+    triton_url: str = Field(
+        "127.0.0.1:8001", description="provider triton: gRPC address host:port of the server"
+    )
+    triton_timeout_s: float = Field(
+        10.0, gt=0.0, le=600.0, description="provider triton: deadline of one model request"
+    )
+    triton_startup_timeout_s: float = Field(
+        60.0,
+        ge=0.0,
+        le=3600.0,
+        description="provider triton: how long startup waits for the server and its models",
+    )
     default_skeleton: str = Field(
         "blazepose_33",
         description="joint set when none is asked (with engine metrabs: smpl_24 unless set; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -100,6 +100,8 @@ class ServiceState:
         is_ready: models loaded and warmed up, and not draining.
         is_draining: shutdown began: readiness is false, new frames and streams are refused.
         draining: set once draining started, for streams to notice at once.
+        backend_check: blocking call that says why a remote model backend (provider triton)
+            cannot serve now, or None; readiness asks it (``backend_problem``).
     """
 
     settings: ServiceSettings
@@ -110,6 +112,7 @@ class ServiceState:
     is_loaded: bool = False
     is_draining: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
+    backend_check: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         self.streams = StreamRegistry(self.settings.max_streams, self.metrics)
@@ -118,6 +121,12 @@ class ServiceState:
     @property
     def is_ready(self) -> bool:
         return self.is_loaded and not self.is_draining
+
+    async def backend_problem(self) -> str | None:
+        """Why the model backend cannot serve now (on a worker thread), or None."""
+        if self.backend_check is None:
+            return None
+        return await asyncio.to_thread(self.backend_check)
 
     def require_ready(self) -> PoseEngines:
         """The engines, if new work is accepted.

@@ -13,10 +13,11 @@ import numpy as np
 
 from posecast.errors import InvalidInputError, ModelError
 
-Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt", "torch", "torch-cpu"]
+Provider = Literal["cpu", "cuda", "tensorrt-ep", "tensorrt", "torch", "torch-cpu", "triton"]
 """``cpu``/``cuda``/``tensorrt-ep`` run through onnxruntime; ``tensorrt`` is native TensorRT;
 ``torch`` runs the ONNX graph as a PyTorch module on a CUDA GPU, ``torch-cpu`` the same on
-the CPU (the torch path's reference and tests)."""
+the CPU (the torch path's reference and tests); ``triton`` sends every batch to a Triton
+Inference Server over gRPC (``RuntimeOptions.triton``; docs/deploy.md)."""
 
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 
@@ -27,6 +28,7 @@ BACKENDS: dict[str, str] = {
     "tensorrt": "posecast.engines.runtimes.tensorrt:TensorRTRuntime",
     "torch": "posecast.engines.runtimes.torch:TorchRuntime",
     "torch-cpu": "posecast.engines.runtimes.torch:TorchRuntime",
+    "triton": "posecast.engines.runtimes.triton:TritonRuntime",
 }
 """Provider -> ``module:class``, imported only when that provider is chosen."""
 
@@ -88,6 +90,30 @@ class BatchProfile:
 
 
 @dataclass(frozen=True)
+class TritonOptions:
+    """Where the ``triton`` provider finds its models, and how long it waits.
+
+    Attributes:
+        url: gRPC address ``host:port`` of the Triton server, or of a load balancer in front
+            of a pool of them, or ``dns:///name:port`` of a name resolving to every server of
+            a pool (requests go round-robin over them).
+        timeout_s: deadline of one inference request; a server that does not answer in time
+            fails that batch with ``ModelError`` (never a hang). Raise it above the slowest
+            batch including Triton's queueing.
+        startup_timeout_s: how long loading a model waits for the server and the model to be
+            ready before ``ProviderUnavailableError``.
+    """
+
+    url: str = "127.0.0.1:8001"
+    timeout_s: float = 10.0
+    startup_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0 or self.startup_timeout_s < 0:
+            raise InvalidInputError("Triton timeouts must be positive")
+
+
+@dataclass(frozen=True)
 class RuntimeOptions:
     """How to run a model.
 
@@ -111,6 +137,7 @@ class RuntimeOptions:
             other dimensions the model leaves dynamic (a detector's height and width):
             TensorRT builds its engine for exactly these shapes. onnxruntime's CPU and CUDA
             providers ignore them. The detectors set them from ``input_size_wh``.
+        triton: the server of the ``triton`` provider (ignored by the others).
     """
 
     provider: Provider = "cpu"
@@ -122,6 +149,7 @@ class RuntimeOptions:
     profile: BatchProfile = BatchProfile()
     item_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     cuda_graphs: bool = False
+    triton: TritonOptions = TritonOptions()
 
     def __post_init__(self) -> None:
         if self.provider not in BACKENDS:

@@ -24,11 +24,21 @@ async def live() -> HealthStatus:
 @router.get(
     "/ready",
     response_model=HealthStatus,
-    responses={503: {"model": HealthStatus, "description": "loading or shutting down"}},
+    responses={
+        503: {
+            "model": HealthStatus,
+            "description": "loading, shutting down, or the model server (provider triton) "
+            "unreachable",
+        }
+    },
 )
 async def ready(state: StateDep) -> HealthStatus | JSONResponse:
-    """200 once the models are loaded and warmed up; 503 before, and from shutdown start."""
+    """200 once the models are loaded and warmed up; 503 before, from shutdown start, and
+    while the Triton server of provider triton cannot serve (``backend_unavailable``)."""
     if state.is_ready:
-        return HealthStatus(status="ready")
+        problem = await state.backend_problem()
+        if problem is None:
+            return HealthStatus(status="ready")
+        return JSONResponse({"status": "backend_unavailable", "detail": problem}, status_code=503)
     status = "shutting_down" if state.is_draining else "loading"
     return JSONResponse({"status": status}, status_code=503)
