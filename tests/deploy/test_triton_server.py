@@ -156,7 +156,7 @@ def test_dead_triton_makes_the_front_end_not_ready_without_hanging(
             assert live.status_code == 200  # the process serves on: not ready, not dead
 
 
-def test_stalled_triton_fails_requests_at_the_deadline(
+def test_stalled_triton_fails_requests_at_the_deadline_then_recovers(
     pytriton_python: Path, triton_repository: Path
 ) -> None:
     with triton_server(pytriton_python, triton_repository, models="pose_landmark_lite") as server:
@@ -175,3 +175,6 @@ def test_stalled_triton_fails_requests_at_the_deadline(
                 assert runtime.health_problem() is not None
             finally:
                 server.signal(signal.SIGCONT)
+            # The server answers again: so do the runtime and its health check.
+            assert runtime.infer(crop).keys() == {spec.name for spec in runtime.outputs}
+            assert runtime.health_problem() is None
