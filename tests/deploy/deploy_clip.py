@@ -75,10 +75,12 @@ def _comparable(message: FrameMessage) -> dict[str, Any]:
 
 def assert_same_messages(
     got: list[FrameMessage], expected: list[FrameMessage], atol: float = 2e-3
-) -> None:
+) -> float:
     """Same frames, persons, track ids and states; joints, boxes, scores within ``atol``
-    (metres, pixels: different thread counts reorder float sums)."""
+    (metres, pixels: different thread counts reorder float sums). Returns the largest
+    difference found, for the record."""
     assert len(got) == len(expected)
+    largest = 0.0
     for index, (a, b) in enumerate(zip(got, expected, strict=True)):
         a_data, b_data = _comparable(a), _comparable(b)
         a_persons, b_persons = a_data.pop("persons"), b_data.pop("persons")
@@ -88,6 +90,7 @@ def assert_same_messages(
         ], f"frame {index}"
         for p, q in zip(a_persons, b_persons, strict=True):
             for key in ("box", "joints3d", "joints2d", "confidence", "score"):
-                np.testing.assert_allclose(
-                    np.asarray(p[key]), np.asarray(q[key]), atol=atol, err_msg=f"{index} {key}"
-                )
+                p_value, q_value = np.asarray(p[key]), np.asarray(q[key])
+                np.testing.assert_allclose(p_value, q_value, atol=atol, err_msg=f"{index} {key}")
+                largest = max(largest, float(np.max(np.abs(p_value - q_value), initial=0.0)))
+    return largest

@@ -1,9 +1,10 @@
-"""The built images for real (marked ``docker``; ``deploy/test-images.sh`` builds the images and
-runs these, about 5 minutes with warm layers): docker-compose brings the CPU image up to
-healthy, the sample clip streamed through the container on loopback gives the in-process
-pipeline's skeletons; the images run as non-root with the models baked in; the GPU image's
-CUDA libraries all resolve and, without a GPU, it refuses the cuda provider clearly and
-serves on its CPU provider.
+"""The built images for real (marked ``docker``; ``deploy/test-images.sh`` builds the images
+and runs these: about 5 minutes with warm layers, 2 of them these tests): docker-compose
+brings the CPU image up to healthy, the sample clip streamed through the container on
+loopback gives the in-process pipeline's skeletons; the images run as non-root with the
+models baked in; the CPU image serves on a read-only root; the GPU image's CUDA libraries
+all resolve and, without a GPU, it refuses the cuda provider clearly and serves on its CPU
+provider.
 
 Skipped unless ``POSECAST_DOCKER_TESTS=1`` (the script sets it): they need a Docker engine,
 docker-compose and minutes, so they are not part of the default test run.
@@ -99,8 +100,10 @@ def test_compose_stack_streams_the_clip_like_the_in_process_pipeline(compose_sta
     streamed = streamed_messages(http_url, jpegs)
     print(f"{len(jpegs)} frames through the container in {time.monotonic() - start:.1f} s")
     expected = in_process_messages(jpegs, threads=2)
-    assert sum(len(message.persons) for message in expected) > len(jpegs)  # people found
-    assert_same_messages(streamed, expected)
+    persons = sum(len(message.persons) for message in expected)
+    assert persons > len(jpegs)  # people found
+    largest = assert_same_messages(streamed, expected)
+    print(f"{len(jpegs)} frames, {persons} persons: same tracks, largest difference {largest:.1g}")
     metrics = httpx.get(http_url + "/metrics").text
     assert f'posecast_frames_processed_total{{source="stream"}} {len(jpegs)}.0' in metrics
 
