@@ -8,7 +8,6 @@ import importlib.util
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
+from serve_process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -40,12 +40,6 @@ def load_script(path: Path) -> ModuleType:
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make_pytriton_venv(venv: Path) -> None:
@@ -148,58 +142,3 @@ def triton_server(
         yield server
     finally:
         server.stop()
-
-
-@dataclass
-class ServeProcess:
-    """A ``posecast serve`` process on a loopback port."""
-
-    process: subprocess.Popen
-    port: int
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ready_status(self) -> tuple[int, dict]:
-        response = httpx.get(self.http_url + "/v2/health/ready", timeout=10)
-        return response.status_code, response.json()
-
-
-@contextmanager
-def posecast_serve(env: dict[str, str], ready_timeout_s: float = 120.0) -> Iterator[ServeProcess]:
-    """``posecast serve`` with ``POSECAST_*`` settings ``env``, ready when entered."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "posecast.clients.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    serve = ServeProcess(process, port)
-    threading.Thread(
-        target=lambda: serve.output.extend(process.stdout),  # type: ignore[arg-type]
-        daemon=True,
-    ).start()
-    try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            assert process.poll() is None, "posecast serve exited:\n" + "".join(serve.output)
-            assert time.monotonic() < deadline, "posecast serve not ready in time"
-            try:
-                if serve.ready_status()[0] == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        yield serve
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from deploy_clip import assert_same_messages, clip_jpegs, in_process_messages, streamed_messages
-from deploy_helpers import DEPLOY, free_port
+from deploy_helpers import DEPLOY
+from serve_process import free_port
 
 pytestmark = [
     pytest.mark.docker,

@@ -18,7 +18,8 @@ import httpx
 import numpy as np
 import pytest
 from deploy_clip import assert_same_messages, clip_jpegs, in_process_messages, streamed_messages
-from deploy_helpers import free_port, posecast_serve, triton_server
+from deploy_helpers import triton_server
+from serve_process import free_port, server_process
 
 from posecast.clients.client import PosecastClient
 from posecast.engines.assets import model_path, read_manifest
@@ -93,7 +94,7 @@ def test_front_end_through_triton_equals_in_process(triton) -> None:
     jpegs = clip_jpegs(8)
     # dns:///: the form of the Kubernetes manifests (round-robin over a headless Service).
     env = {"POSECAST_PROVIDER": "triton", "POSECAST_TRITON_URL": f"dns:///{triton.url}"}
-    with posecast_serve(env) as serve:
+    with server_process(env, ready_timeout_s=120) as serve:
         streamed = streamed_messages(serve.http_url, jpegs)
     expected = in_process_messages(jpegs)
     persons = sum(len(message.persons) for message in expected)
@@ -134,7 +135,10 @@ def test_dead_triton_makes_the_front_end_not_ready_without_hanging(
     jpegs = clip_jpegs(3)
     with triton_server(pytriton_python, triton_repository) as server:
         env = {"POSECAST_PROVIDER": "triton", "POSECAST_TRITON_URL": server.url}
-        with posecast_serve(env) as serve, PosecastClient(serve.http_url) as client:
+        with (
+            server_process(env, ready_timeout_s=120) as serve,
+            PosecastClient(serve.http_url) as client,
+        ):
             with client.stream(stream="cam", skeleton="smpl_24") as stream:
                 stream.send(jpegs[0], frame_id=0, timestamp_s=0.0)
                 assert isinstance(stream.recv(60), FrameMessage)

@@ -7,24 +7,19 @@ be slowed down, and fails on images whose top-left pixel is pure red (an inferen
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
+from serve_process import LoopbackUrls, server_process
 
 from posecast.engines.batcher import BatcherObserver
 from posecast.engines.estimator import FrameEstimate
@@ -134,77 +129,6 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
     ok, encoded = cv2.imencode(".jpg", image)
     assert ok
     return encoded.tobytes()
-
-
-class LoopbackUrls:
-    """The URLs of a server on a loopback ``port``."""
-
-    port: int
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/stream"
-
-
-@dataclass
-class ServerProcess(LoopbackUrls):
-    """A ``posecast serve`` process on loopback: its URL, pid, and its output (stdout and
-    stderr: uvicorn's access log goes to stdout) once stopped."""
-
-    process: subprocess.Popen
-    port: int
-    log: str = ""
-
-    def peak_rss_kib(self) -> int:
-        """The process's peak resident memory (VmHWM) so far."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmHWM in /proc status")
-
-
-@contextmanager
-def server_process(
-    env: dict[str, str] | None = None, *args: str, ready_timeout_s: float = 60.0
-) -> Iterator[ServerProcess]:
-    """``posecast serve`` in a subprocess with the real models (``POSECAST_*`` from ``env``),
-    ready when entered; stopped with SIGTERM on exit, its stderr then in ``log``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "posecast.clients.cli", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    running = ServerProcess(process, port)
-    try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "server not ready in time"
-            try:
-                if httpx.get(running.http_url + "/v2/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            running.log = process.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            running.log = process.communicate()[0]
 
 
 @dataclass
