@@ -4,6 +4,8 @@ the output policy (people seen by default, predicted rows only when asked)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from posecast.engines.estimator import FrameEstimate
@@ -119,23 +121,39 @@ def test_output_policy_seen_by_default_predicted_when_asked() -> None:
         assert all(not p.predicted for p in messages[5].persons)
 
 
-def test_crossing_of_two_differently_dressed_people() -> None:
-    # They walk through each other in the image, 11 and 12 m away, with monocular depth noise
-    # of 0.5 m; while they overlap the one behind is hidden for three frames.
+def _owners_of_two_walkers(
+    seed: int, offsets_m: Callable[[int], tuple[float, float]], is_hidden: Callable[[int], bool]
+) -> dict[str, set[int]]:
+    """Track ids each of two walkers (green 12 m away, red 11 m, lateral offsets per frame)
+    got over 30 frames, from the fourth on; green, behind red, is left out where hidden."""
     pipeline, estimator = _pipeline()
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     owners: dict[str, set[int]] = {"red": set(), "green": set()}
     for k in range(30):
-        x_red, x_green = -2.5 + 0.18 * k, 2.5 - 0.18 * k
+        x_green, x_red = offsets_m(k)
         people = [(x_green, 12.0, GREEN_ON_GREY), (x_red, 11.0, RED_ON_BLUE)]
         names = ["green", "red"]
-        if abs(x_red - x_green) < 0.5:
-            people, names = people[1:], names[1:]  # green is behind red
+        if is_hidden(k):
+            people, names = people[1:], names[1:]
         image, estimator.poses = _scene(people, rng, depth_noise_m=0.5)
         tracked = pipeline.process(image, k / RATE_HZ)
         if k >= 3:
             for name, track_id in zip(names, tracked.poses.track_ids, strict=True):
                 owners[name].add(int(track_id))
+    return owners
+
+
+def test_crossing_of_two_differently_dressed_people() -> None:
+    # They walk through each other in the image, 11 and 12 m away, with monocular depth noise
+    # of 0.5 m; while they overlap the one behind is hidden for three frames.
+    def offsets_m(k: int) -> tuple[float, float]:
+        return 2.5 - 0.18 * k, -2.5 + 0.18 * k
+
+    def is_hidden(k: int) -> bool:
+        x_green, x_red = offsets_m(k)
+        return abs(x_red - x_green) < 0.5
+
+    owners = _owners_of_two_walkers(3, offsets_m, is_hidden)
     assert len(owners["red"]) == 1 and len(owners["green"]) == 1
     assert owners["red"] != owners["green"]
 
@@ -143,19 +161,10 @@ def test_crossing_of_two_differently_dressed_people() -> None:
 def test_two_people_who_meet_and_turn_back_keep_their_identities() -> None:
     # Walking towards each other, they meet (the one behind hidden for three frames) and walk
     # back the way they came: motion alone predicts a crossing, appearance tells who is who.
-    pipeline, estimator = _pipeline()
-    rng = np.random.default_rng(4)
-    owners: dict[str, set[int]] = {"red": set(), "green": set()}
-    for k in range(30):
+    def offsets_m(k: int) -> tuple[float, float]:
         offset_m = 2.5 - 0.18 * min(k, 14) + 0.18 * max(k - 14, 0)  # 0 at frame 14
-        people = [(offset_m - 0.1, 12.0, GREEN_ON_GREY), (-offset_m, 11.0, RED_ON_BLUE)]
-        names = ["green", "red"]
-        if 13 <= k <= 15:
-            people, names = people[1:], names[1:]  # green is behind red
-        image, estimator.poses = _scene(people, rng, depth_noise_m=0.5)
-        tracked = pipeline.process(image, k / RATE_HZ)
-        if k >= 3:
-            for name, track_id in zip(names, tracked.poses.track_ids, strict=True):
-                owners[name].add(int(track_id))
+        return offset_m - 0.1, -offset_m
+
+    owners = _owners_of_two_walkers(4, offsets_m, lambda k: 13 <= k <= 15)
     assert len(owners["red"]) == 1 and len(owners["green"]) == 1
     assert owners["red"] != owners["green"]
