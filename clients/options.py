@@ -16,7 +16,7 @@ from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
 from posecast.engines.detectors.loading import DETECTOR_NAMES
 from posecast.engines.estimator import EstimatorConfig, PoseEstimator
-from posecast.engines.geometry.camera import DEFAULT_FOV_DEG, Camera
+from posecast.engines.geometry.camera import DEFAULT_FOV_DEG
 from posecast.engines.geometry.scene import Scene
 from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import BUILTIN_SKELETONS
@@ -178,13 +178,6 @@ def estimator_for(args: argparse.Namespace) -> PoseEstimator | MetrabsEstimator:
         detector=detector,
     )
     return PoseEstimator.from_config(config, options, args.model_dir)
-
-
-def camera_for(args: argparse.Namespace, width: int, height: int) -> Camera:
-    """The camera the camera options describe, for an image of this size."""
-    if args.intrinsics is not None:
-        return scene_for(args).camera  # type: ignore[union-attr]
-    return Camera.from_fov(width, height, args.fov)
 
 
 def scene_for(args: argparse.Namespace) -> Scene | None:

@@ -197,11 +197,6 @@ def distinct_pose_indices(poses: BlazePoses, max_iou: float = DUPLICATE_POSE_IOU
     return np.sort(non_max_suppression(boxes_xyxy, poses.pose_presence, max_iou))
 
 
-def distinct_poses(poses: BlazePoses, max_iou: float = DUPLICATE_POSE_IOU) -> BlazePoses:
-    """The poses without duplicates (``distinct_pose_indices``)."""
-    return poses.select(distinct_pose_indices(poses, max_iou))
-
-
 @dataclass(frozen=True)
 class _Posed:
     """Every posed row of one frame (followed ROIs, then proposals) before the drops."""

@@ -93,8 +93,6 @@ class PoseSearchResult:
 
     Attributes:
         poses: N poses, one per proposal, in proposal order.
-        is_first_box_roi: (N,) whether the first ROI was the box ROI (no alignment, or one that
-            did not cover the box).
         chosen: (N,) which ROI gave the chosen pose: ``"first"``, ``"box"`` or ``"refined"``
             (a retry's only where it was accepted).
         attempts: (N,) landmark model runs spent on each proposal.
@@ -103,7 +101,6 @@ class PoseSearchResult:
     """
 
     poses: BlazePoses
-    is_first_box_roi: np.ndarray
     chosen: np.ndarray
     attempts: np.ndarray
     box_agreement: np.ndarray
@@ -266,7 +263,6 @@ class PoseSearch:
         poses = BlazePoses.concatenate(candidates).select(best)
         return PoseSearchResult(
             poses=poses,
-            is_first_box_roi=is_box_roi,
             chosen=chosen.astype(str),
             attempts=attempts,
             box_agreement=self._agreement(poses, boxes, has_box),

@@ -22,7 +22,7 @@ Fusion (``fuse_proposals``), for each pose-detector detection:
 - otherwise (inside a box too large for it, or one already taken by a better detection: a
   part of that box's person, or the same person found twice) it is dropped.
 
-Other detector boxes are kept: two boxes of one person end in one pose (``distinct_poses``).
+Other detector boxes are kept: two boxes of one person end in one pose (``distinct_pose_indices``).
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ def fuse_proposals(
     longer_sides = (boxes[:, 2:] - boxes[:, :2]).max(axis=1, initial=0.0)
     used = {id(alignment) for alignment in matched.values()}
     is_replaced = np.zeros(len(boxes), bool)
+    is_matched = np.isin(np.arange(len(boxes)), list(matched))
     new = []
     for alignment in found_in_frame:
         if id(alignment) in used:
@@ -151,7 +152,6 @@ def fuse_proposals(
         hip = alignment.points_px[0]
         is_inside = (boxes[:, :2] <= hip).all(axis=1) & (hip <= boxes[:, 2:]).all(axis=1)
         is_too_small = alignment.body_size_px > max_size_ratio * longer_sides
-        is_matched = np.isin(np.arange(len(boxes)), list(matched))
         if np.any(is_inside & (~is_too_small | is_matched)):
             continue
         is_replaced |= is_inside

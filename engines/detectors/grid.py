@@ -27,10 +27,9 @@ from posecast.engines.detectors.letterbox import (
 from posecast.engines.geometry.boxes import non_max_suppression
 from posecast.engines.images import check_rgb_image
 from posecast.engines.runtimes import Runtime, RuntimeOptions
+from posecast.engines.runtimes.base import PROFILE_PROVIDERS
 from posecast.errors import InvalidInputError, ModelError
 
-FIXED_SHAPE_PROVIDERS = ("tensorrt", "tensorrt-ep")
-"""Providers that build an engine for one input shape (besides the batch)."""
 WARM_UP_FRAME_WH = (1920, 1080)
 """Frame size whose input ``warm_up`` runs when none is given: the largest usual one."""
 
@@ -96,7 +95,7 @@ class GridPersonDetector:
             InvalidInputError: TensorRT without ``input_size_wh``.
         """
         options = options or RuntimeOptions()
-        if options.provider not in FIXED_SHAPE_PROVIDERS:
+        if options.provider not in PROFILE_PROVIDERS:
             return options
         if config is None or config.input_size_wh is None:
             raise InvalidInputError(
@@ -272,18 +271,18 @@ class GridPersonDetector:
 
     def suppress(self, boxes_xyxy: np.ndarray, scores: np.ndarray) -> PersonBoxes:
         """Candidate boxes (one per grid cell above the threshold) -> persons: empty boxes
-        dropped, NMS, the ``max_persons`` best kept.
-
-        The cut to ``max_persons`` comes after NMS: a dense head gives every person several
-        candidate cells, and cutting the candidates first (OpenCV's ``top_k``) would keep
-        only the few most confident people of a crowded frame.
+        dropped, NMS, the ``max_persons`` best kept (cut after NMS).
         """
         has_area = (boxes_xyxy[:, 2] > boxes_xyxy[:, 0]) & (boxes_xyxy[:, 3] > boxes_xyxy[:, 1])
         boxes_xyxy = boxes_xyxy[has_area].astype(np.float32)
         scores = scores[has_area].astype(np.float32)
         kept = non_max_suppression(
-            boxes_xyxy, scores, self.config.nms_iou_threshold, self.config.score_threshold
-        )[: self.config.max_persons]
+            boxes_xyxy,
+            scores,
+            self.config.nms_iou_threshold,
+            self.config.score_threshold,
+            self.config.max_persons,
+        )
         return PersonBoxes(boxes_xyxy[kept], scores[kept])
 
 

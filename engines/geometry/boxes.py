@@ -61,22 +61,22 @@ def non_max_suppression(
     """Indices of the boxes to keep, best score first.
 
     OpenCV's ``NMSBoxes``, not a loop over :func:`box_iou`: that would change which boxes
-    are kept at the edges, since OpenCV keeps scores strictly above ``min_score``, cuts the
-    candidates to the ``max_count`` best before suppressing, and computes the overlap as one
-    minus the Jaccard distance.
+    are kept at the edges, since OpenCV keeps scores strictly above ``min_score`` and computes
+    the overlap as one minus the Jaccard distance. ``max_count`` cuts after suppressing (not
+    OpenCV's ``top_k``, which cuts the candidates first: a dense detector head gives every
+    person several candidates, and a crowded frame would keep only its most confident few).
 
     Args:
         boxes_xyxy: (N, 4) boxes, pixels.
         scores: (N,) scores; of two boxes overlapping by more than ``max_iou`` the lower goes.
         max_iou: overlap (intersection over union) above which a box is a duplicate.
         min_score: boxes scoring below it are dropped first.
-        max_count: keep at most this many (0: no limit).
+        max_count: keep at most this many, the best after suppression (0: no limit).
     """
     boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    kept = cv2.dnn.NMSBoxes(
-        xywh.tolist(), np.asarray(scores, float).tolist(), min_score, max_iou, top_k=max_count
-    )
-    return np.asarray(kept, dtype=np.int64).reshape(-1)
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), np.asarray(scores, float).tolist(), min_score, max_iou)
+    kept = np.asarray(kept, dtype=np.int64).reshape(-1)
+    return kept[:max_count] if max_count > 0 else kept

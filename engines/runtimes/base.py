@@ -33,7 +33,8 @@ BACKENDS: dict[str, str] = {
 """Provider -> ``module:class``, imported only when that provider is chosen."""
 
 PROFILE_PROVIDERS = ("tensorrt", "tensorrt-ep")
-"""Providers whose engines take only the batch sizes of their optimization profile."""
+"""Providers whose engines are built for an optimization profile: only its batch sizes, and one
+shape of the other dimensions (a detector's input size)."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from posecast.engines.frames import FramePoses
-from posecast.engines.geometry.camera import Camera
+from posecast.engines.geometry.camera import Camera, camera_to_world
 from posecast.engines.geometry.ground import GroundPlane, ground_plane_from_world
 from posecast.engines.geometry.placement import place_people
 from posecast.engines.geometry.scene import Scene, SceneState, SceneUncertainty
@@ -35,6 +35,7 @@ from posecast.engines.geometry.scene_calibration import (
 from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.engines.geometry.skeletons import BLAZEPOSE_33
 from posecast.errors import InvalidInputError
+from posecast.tracker.track import is_predicted
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,7 @@ def with_world_joints(poses: FramePoses, scene: Scene | Camera) -> FramePoses:
     world_from_camera = scene.world_from_camera
     if world_from_camera is None:
         return poses
-    joints = poses.joints_cam_m.astype(np.float64)
-    world = joints @ world_from_camera[:3, :3].T + world_from_camera[:3, 3]
+    world = camera_to_world(poses.joints_cam_m, world_from_camera)
     return replace(poses, joints_world_m=world.astype(np.float32))
 
 
@@ -240,9 +240,7 @@ class StreamScene:
         if not self.is_estimating or not len(tracked) or tracked.skeleton != BLAZEPOSE_33.name:
             return  # self-calibration reads BlazePose's face and foot landmarks
         scene = self.current(width, height)
-        is_detection = (tracked.scores > 0) & np.isin(
-            tracked.track_states, ("", "tentative", "confirmed")
-        )
+        is_detection = (tracked.scores > 0) & ~is_predicted(tracked)
         rows = tracked[np.flatnonzero(is_detection)]
         if not len(rows):
             return

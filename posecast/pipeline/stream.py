@@ -111,11 +111,6 @@ class StreamConfig:
                 f"detect_every must be in [1, {MAX_DETECT_EVERY}], got {self.detect_every}"
             )
 
-    def camera_for(self, width: int, height: int) -> Camera:
-        if self.scene is not None:
-            return self.scene.camera
-        return self.camera or Camera.from_fov(width, height, self.fov_deg)
-
     def given_scene(self) -> Scene | None:
         """What the user gave: the scene, or the camera as a scene, or None."""
         if self.scene is not None:
