@@ -336,7 +336,11 @@ class PoseEstimator:
         found_in_frame: list[PoseAlignment] = []
         matched: dict[int, PoseAlignment] = {}
         if self.aligner is not None:
-            if is_proposing or self.aligner.is_frame_pass_useful(boxes, image_rgb.shape[:2]):
+            # the boxes' alignment keypoints are of use only with alignment ROIs
+            aligns_boxes = self.config.roi_source == "alignment"
+            if is_proposing or (
+                aligns_boxes and self.aligner.is_frame_pass_useful(boxes, image_rgb.shape[:2])
+            ):
                 found_in_frame = self.aligner.detect_in_frame(image_rgb)
             matched = self.aligner.match(found_in_frame, boxes)
         proposed_in_frame = found_in_frame if is_proposing else []

@@ -32,7 +32,9 @@ class TrackState(Enum):
     TERMINATED = "terminated"
 
 
-PREDICTED_STATES = (TrackState.SEARCHING.value, TrackState.TERMINATED.value)
+REPORTED_UNSEEN = (TrackState.SEARCHING, TrackState.TERMINATED)
+"""States whose tracks ``Tracker.update`` reports in a frame without a detection."""
+PREDICTED_STATES = tuple(state.value for state in REPORTED_UNSEEN)
 """States of the rows ``Tracker.update`` reports without a detection in the frame (predicted
 poses, score 0)."""
 
@@ -58,7 +60,6 @@ class Observation:
         score: person confidence.
         timestamp_s: time of the frame.
         ground_m: (2,) x, y on the ground (world frame) when the detection had world joints.
-        appearance: (D,) appearance descriptor, when the detection had one.
     """
 
     joints_cam_m: np.ndarray
@@ -68,7 +69,6 @@ class Observation:
     score: float
     timestamp_s: float
     ground_m: np.ndarray | None = None
-    appearance: np.ndarray | None = None
 
     @property
     def box_centre_px(self) -> np.ndarray:

@@ -27,12 +27,11 @@ from posecast.tracker.matching import (
 from posecast.tracker.motion import MotionState
 from posecast.tracker.references import ReferencePoses
 from posecast.tracker.smoothing import PoseSmoother
-from posecast.tracker.track import Observation, Track, TrackState
+from posecast.tracker.track import REPORTED_UNSEEN, Observation, Track, TrackState
 
 logger = logging.getLogger(__name__)
 
 _ESTABLISHED = (TrackState.CONFIRMED, TrackState.SEARCHING)
-_REPORTED_UNSEEN = (TrackState.SEARCHING, TrackState.TERMINATED)
 
 
 @dataclass(frozen=True)
@@ -411,8 +410,22 @@ class Tracker:
         predicted: dict[Track, Prediction],
     ) -> np.ndarray:
         """(T, D) metres: on the ground where both sides have a ground position, else the
-        camera-space pose distance (depth down-weighted with range)."""
+        camera-space pose distance (depth down-weighted with range; computed only when some
+        pair lacks a ground position)."""
         config = self.config
+        ground = None
+        if cues.ground_m is not None:
+            track_ground = np.stack(
+                [
+                    predicted[track].ground_m
+                    if predicted[track].ground_m is not None
+                    else np.full(2, np.nan)
+                    for track in tracks
+                ]
+            )
+            ground = ground_distance_matrix_m(track_ground, cues.ground_m[detections])
+            if not np.isnan(ground).any():
+                return ground
         distances = pose_distance_matrix_m(
             np.stack([predicted[track].motion.joints_cam_m for track in tracks]),
             np.stack([predicted[track].motion.joint_scores for track in tracks]),
@@ -422,17 +435,8 @@ class Tracker:
             config.min_common_joints,
             config.full_depth_range_m,
         )
-        if cues.ground_m is None:
+        if ground is None:
             return distances
-        track_ground = np.stack(
-            [
-                predicted[track].ground_m
-                if predicted[track].ground_m is not None
-                else np.full(2, np.nan)
-                for track in tracks
-            ]
-        )
-        ground = ground_distance_matrix_m(track_ground, cues.ground_m[detections])
         return np.where(np.isnan(ground), distances, ground)
 
     def _reidentify(
@@ -561,7 +565,6 @@ class Tracker:
             ground_m=None
             if cues.ground_m is None or np.isnan(cues.ground_m[index]).any()
             else cues.ground_m[index].copy(),
-            appearance=None if cues.appearance is None else cues.appearance[index].copy(),
         )
 
     def _hit(self, track: Track, observation: Observation, is_jump: bool) -> None:
@@ -754,9 +757,7 @@ class Tracker:
             appearance=poses.appearance,
         )
         unseen = [
-            track
-            for track in self._tracks
-            if track.state in _REPORTED_UNSEEN and track in predicted
+            track for track in self._tracks if track.state in REPORTED_UNSEEN and track in predicted
         ]
         if not unseen:
             return detections
