@@ -16,6 +16,9 @@ from typing import Any
 
 from posecast.errors import InvalidInputError
 
+MIN_PERSON_HEIGHT_PX_RANGE = (8.0, 4000.0)
+"""Bounds of a stream's or the service's ``min_person_height_px`` (frame pixels)."""
+
 
 @dataclass(frozen=True)
 class Bounds:

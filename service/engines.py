@@ -22,6 +22,7 @@ from posecast.engines.batcher import (
     stacking_run_batch,
 )
 from posecast.engines.blazepose import BlazePoseLandmarkModel
+from posecast.engines.detectors.base import PersonDetector
 from posecast.engines.estimator import PoseEstimator
 from posecast.engines.metrabs.estimator import MetrabsEstimator
 from posecast.engines.pose_alignment import PoseAlignmentDetector
@@ -53,23 +54,15 @@ class PoseEngines:
         if self._batchers:
             return
         direct = self._direct_estimator
-        sizes = self._batching.run_batch_sizes
         if isinstance(direct, MetrabsEstimator):
-            self.estimator = await self._start_metrabs(direct, sizes)
+            self.estimator = await self._start_metrabs(direct)
             return
-        # The detector batches frames of different sizes at their common canvas (its own
-        # run_batch pads them); the crop models stack same-size crops.
-        await asyncio.to_thread(direct.detector.warm_up, sizes)
-        detector = self._batched("detector", direct.detector.runtime, direct.detector.run_batch)
-        pose_runtime = direct.pose_model.runtime
-        await asyncio.to_thread(warm_up, pose_runtime, sizes)
-        pose = self._batched("pose", pose_runtime, stacking_run_batch(pose_runtime))
+        detector = await self._batched_detector(direct.detector)
+        pose = await self._batched_crops("pose", direct.pose_model.runtime)
         aligner = None
         if direct.aligner is not None:
-            aligner_runtime = direct.aligner.runtime
-            await asyncio.to_thread(warm_up, aligner_runtime, sizes)
             aligner = PoseAlignmentDetector(
-                self._batched("alignment", aligner_runtime, stacking_run_batch(aligner_runtime)),
+                await self._batched_crops("alignment", direct.aligner.runtime),
                 direct.aligner.config,
             )
         self.estimator = PoseEstimator(
@@ -79,19 +72,25 @@ class PoseEngines:
             aligner,
         )
 
-    async def _start_metrabs(
-        self, direct: MetrabsEstimator, sizes: tuple[int, ...]
-    ) -> MetrabsEstimator:
+    async def _start_metrabs(self, direct: MetrabsEstimator) -> MetrabsEstimator:
         """The detector and the MeTRAbs crop model behind batchers: the crops of every
         person of every stream's frames share crop model runs."""
-        await asyncio.to_thread(direct.detector.warm_up, sizes)
-        detector = self._batched("detector", direct.detector.runtime, direct.detector.run_batch)
-        crop_runtime = direct.crop_model.runtime
-        await asyncio.to_thread(warm_up, crop_runtime, sizes)
-        crops = self._batched("metrabs", crop_runtime, stacking_run_batch(crop_runtime))
+        detector = await self._batched_detector(direct.detector)
+        crops = await self._batched_crops("metrabs", direct.crop_model.runtime)
         return direct.with_runtimes(
             direct.detector.with_runtime(detector), direct.crop_model.with_runtime(crops)
         )
+
+    async def _batched_detector(self, detector: PersonDetector) -> BatchedRuntime:
+        """The detector warmed up and behind a batcher: it batches frames of different sizes
+        at their common canvas (its own ``run_batch`` pads them)."""
+        await asyncio.to_thread(detector.warm_up, self._batching.run_batch_sizes)
+        return self._batched("detector", detector.runtime, detector.run_batch)
+
+    async def _batched_crops(self, name: str, runtime: Runtime) -> BatchedRuntime:
+        """A crop model warmed up and behind a batcher that stacks same-size crops."""
+        await asyncio.to_thread(warm_up, runtime, self._batching.run_batch_sizes)
+        return self._batched(name, runtime, stacking_run_batch(runtime))
 
     def _batched(self, name: str, runtime: Runtime, run_batch: RunBatch) -> BatchedRuntime:
         batcher = DynamicBatcher(run_batch, self._batching, name=name, observer=self._observer)

@@ -35,9 +35,11 @@ from pydantic_settings import (
 
 from posecast.engines.assets import DEFAULT_MODEL_DIR
 from posecast.engines.detectors.base import DetectorConfig, parse_input_size_wh
+from posecast.engines.detectors.loading import DetectorName
 from posecast.engines.geometry.skeletons import SKELETONS
-from posecast.engines.runtimes.base import Provider
+from posecast.engines.runtimes.base import Provider, TritonOptions
 from posecast.errors import InvalidInputError
+from posecast.settings import MIN_PERSON_HEIGHT_PX_RANGE
 from posecast.wire.protocol import FRAME_HEADER_ALLOWANCE_BYTES
 
 
@@ -77,13 +79,13 @@ class ServiceSettings(BaseSettings):
         description="folder of user-supplied models with their manifest (heavy landmark "
         "model, prepared YOLOX-Nano); models it does not list come from the shipped ones",
     )
-    detector: Literal["nanodet", "yolox-nano"] = Field(
+    detector: DetectorName = Field(
         "nanodet", description="person detector (yolox-nano: prepared in model_dir)"
     )
     min_person_height_px: float = Field(
         DetectorConfig.min_person_height_px,
-        ge=8.0,
-        le=4000.0,
+        ge=MIN_PERSON_HEIGHT_PX_RANGE[0],
+        le=MIN_PERSON_HEIGHT_PX_RANGE[1],
         description="default height in frame pixels of the smallest person to find (sets the "
         "detector's input size; a stream's config may ask for another)",
     )
@@ -107,13 +109,16 @@ class ServiceSettings(BaseSettings):
     )
     # Provider triton: the models run on a Triton Inference Server (docs/deploy.md).
     triton_url: str = Field(
-        "127.0.0.1:8001", description="provider triton: gRPC address host:port of the server"
+        TritonOptions.url, description="provider triton: gRPC address host:port of the server"
     )
     triton_timeout_s: float = Field(
-        10.0, gt=0.0, le=600.0, description="provider triton: deadline of one model request"
+        TritonOptions.timeout_s,
+        gt=0.0,
+        le=600.0,
+        description="provider triton: deadline of one model request",
     )
     triton_startup_timeout_s: float = Field(
-        60.0,
+        TritonOptions.startup_timeout_s,
         ge=0.0,
         le=3600.0,
         description="provider triton: how long startup waits for the server and its models",

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from posecast.engines.geometry.scene_config import CalibrationConfig, PlacementConfig
 from posecast.errors import InvalidInputError, UnsupportedMediaTypeError
-from posecast.settings import bounded_fields
+from posecast.settings import MIN_PERSON_HEIGHT_PX_RANGE, bounded_fields
 from posecast.tracker.config import SmoothingConfig, TrackerConfig
 from posecast.wire.messages import OutputFormat
 
@@ -150,7 +150,9 @@ class ConfigMessage(_Strict):
     smoothing: SmoothingOptions | None = None  # type: ignore[valid-type]
     references: list[ReferencePose] | None = Field(None, max_length=100)
     detect_every: int = Field(1, ge=1, le=1000)
-    min_person_height_px: float | None = Field(None, ge=8.0, le=4000.0)
+    min_person_height_px: float | None = Field(
+        None, ge=MIN_PERSON_HEIGHT_PX_RANGE[0], le=MIN_PERSON_HEIGHT_PX_RANGE[1]
+    )
     calibration: CalibrationOptions | None = None  # type: ignore[valid-type]
     placement: PlacementOptions | None = None  # type: ignore[valid-type]
     include_predicted: bool = False
