@@ -50,12 +50,11 @@ from posecast.engines.assets import (
 from posecast.engines.detectors.base import parse_input_size_wh
 from posecast.engines.runtimes.base import BatchProfile, RuntimeOptions
 from posecast.engines.runtimes.onnx_graph import read_onnx
-from posecast.engines.runtimes.triton import SHA256_PARAMETER, triton_model_name
+from posecast.engines.runtimes.triton import SHA256_PARAMETER, TRITON_DTYPES, triton_model_name
 
 logger = logging.getLogger("make_repository")
 
-TRITON_TYPES = {np.dtype(np.float32): "TYPE_FP32", np.dtype(np.float16): "TYPE_FP16"}
-TRITON_TYPES[np.dtype(np.uint8)] = "TYPE_UINT8"
+TRITON_TYPES = {np.dtype(dtype): f"TYPE_{name}" for name, dtype in TRITON_DTYPES.items()}
 
 
 class Enum(str):

@@ -138,8 +138,9 @@ def perspective_crops(
     )
 
 
-def _pyramid_level(zoom: float) -> int:
-    """How many halvings to take first so the final warp shrinks by at most 2x."""
+def pyramid_level(zoom: float) -> int:
+    """How many halvings to take first so the final warp shrinks by at most 2x (level pixel
+    x is image pixel 2^L x)."""
     return max(0, int(np.floor(np.log2(1.0 / zoom)))) if zoom < 1.0 else 0
 
 
@@ -167,7 +168,7 @@ def warp_perspective_crops(
     pyramid = [image]
     out = np.empty((len(crops), size, size, *image.shape[2:]), dtype=image.dtype)
     for index in range(len(crops)):
-        level = _pyramid_level(float(crops.zoom[index])) if antialias else 0
+        level = pyramid_level(float(crops.zoom[index])) if antialias else 0
         while len(pyramid) <= level:
             pyramid.append(cv2.pyrDown(pyramid[-1]))
         level_to_image = np.diag([2.0**level, 2.0**level, 1.0])

@@ -11,7 +11,11 @@ import cv2
 import numpy as np
 
 from posecast.engines.geometry.camera import Camera
-from posecast.engines.geometry.perspective_crops import PerspectiveCrops, perspective_crops
+from posecast.engines.geometry.perspective_crops import (
+    PerspectiveCrops,
+    perspective_crops,
+    pyramid_level,
+)
 from posecast.engines.metrabs.decoding import GAMMA_DECODE, MetrabsAugmentations
 
 _LINEAR_LIGHT = ((np.arange(256) / 255.0) ** GAMMA_DECODE).astype(np.float32)
@@ -94,7 +98,7 @@ def cut_metrabs_crops(
     pyramid = [linear]
     warped = np.empty((len(crops), size, size, 3), np.float32)
     for index in range(len(crops)):
-        level = _pyramid_level(float(crops.zoom[index])) if antialias else 0
+        level = pyramid_level(float(crops.zoom[index])) if antialias else 0
         while len(pyramid) <= level:
             pyramid.append(cv2.pyrDown(pyramid[-1]))
         h = image_from_crop[index].astype(np.float32)
@@ -115,9 +119,3 @@ def cut_metrabs_crops(
     np.clip(warped, 0.0, 1.0, out=warped)
     exponents = (np.asarray(gammas, np.float32) / np.float32(GAMMA_DECODE))[:, None, None, None]
     return np.power(warped, exponents, dtype=np.float32)
-
-
-def _pyramid_level(zoom: float) -> int:
-    """Halvings before the warp so that it shrinks by at most 2x (level pixel x is image
-    pixel 2^L x), as ``warp_perspective_crops`` does."""
-    return max(0, int(np.floor(np.log2(1.0 / zoom)))) if zoom < 1.0 else 0
