@@ -191,7 +191,7 @@ class StreamScene:
         self.placement = placement or PlacementConfig()
         self.estimate: SceneEstimate | NotEnoughEvidence | None = None
         self._scene: Scene | None = None
-        self._parts: list[GroundObservations] = []
+        self._observations = GroundObservations.empty()
         self._frames_since_fit = 0
         self._next_untracked_id = -1
 
@@ -226,7 +226,7 @@ class StreamScene:
     @property
     def observations(self) -> GroundObservations:
         """The observations kept so far."""
-        return GroundObservations.concatenate(self._parts)
+        return self._observations
 
     def place(
         self, poses: FramePoses, scene: Scene, width: int, height: int
@@ -259,20 +259,22 @@ class StreamScene:
             self.calibration.head_below_top_m,
         )
         if len(found):
-            self._parts.append(found)
+            self._observations = GroundObservations.concatenate([self._observations, found])
             self._frames_since_fit += 1
-            self._bound_observations()
+            self._bound_observations(np.unique(found.person_ids))
         due = self.calibration.refit_every_frames
         if scene.state is SceneState.CALIBRATED:
             due *= CALIBRATED_REFIT_FACTOR
         if self._frames_since_fit >= due:
             self.refit(width, height)
 
-    def _bound_observations(self) -> None:
-        observations = self.observations
+    def _bound_observations(self, new_people: np.ndarray) -> None:
+        """Thin out the people just observed (everyone else is within the limits since the
+        last call), then drop the oldest beyond ``max_observations``."""
+        observations = self._observations
         keep = np.ones(len(observations), bool)
         limit = self.calibration.max_observations_per_person
-        for person in np.unique(observations.person_ids):
+        for person in new_people:
             rows = np.flatnonzero(observations.person_ids == person)
             if len(rows) > limit:  # thin out evenly over the person's life
                 keep[rows] = False
@@ -280,7 +282,7 @@ class StreamScene:
         if keep.sum() > self.calibration.max_observations:
             oldest_kept = np.flatnonzero(keep)[: keep.sum() - self.calibration.max_observations]
             keep[oldest_kept] = False
-        self._parts = [observations.select(keep)]
+        self._observations = observations.select(keep)
 
     def refit(self, width: int, height: int) -> None:
         """Solve the calibration from the observations kept, and adopt a converged one."""
