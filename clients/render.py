@@ -7,6 +7,7 @@ Drawn with OpenCV only, so rendering needs no plotting library.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -71,23 +72,34 @@ def draw_skeletons(image_rgb: np.ndarray, poses: FramePoses, min_score: float = 
     return canvas
 
 
-def draw_ground(
-    image_rgb: np.ndarray,
-    scene: Scene,
-    spacing_m: float = 1.0,
-    extent_m: float = 40.0,
-) -> np.ndarray:
-    """A copy of the image with the scene's ground grid (lines every ``spacing_m`` of the
-    ground plane's world frame, every fifth thicker, up to ``extent_m`` from the camera's foot
-    point) and its horizon drawn on it; the image itself when no ground is known."""
+@dataclass(frozen=True)
+class GroundGrid:
+    """A scene's ground grid and horizon in pixels: computed once per scene, drawn on every
+    frame of a fixed camera.
+
+    Attributes:
+        polylines: (pixels (K, 2) int32, thickness) per visible piece of a grid line.
+        horizon: the horizon's end points at the left and right image edges, if it crosses them.
+    """
+
+    polylines: tuple[tuple[np.ndarray, int], ...]
+    horizon: tuple[tuple[int, int], tuple[int, int]] | None
+
+
+def ground_grid(
+    scene: Scene, image_size_wh: tuple[int, int], spacing_m: float = 1.0, extent_m: float = 40.0
+) -> GroundGrid | None:
+    """The scene's ground grid (lines every ``spacing_m`` of the ground plane's world frame,
+    every fifth thicker, up to ``extent_m`` from the camera's foot point) and horizon in
+    pixels; None when no ground is known."""
     if scene.ground is None:
-        return image_rgb
-    canvas = image_rgb.copy()
-    width = canvas.shape[1]
+        return None
+    width, height = image_size_wh
     world_from_camera = scene.world_from_camera
     centre = world_from_camera[:3, 3]
     ticks = np.arange(-extent_m, extent_m + 1e-9, spacing_m)
     samples = np.linspace(-extent_m, extent_m, 161)
+    polylines: list[tuple[np.ndarray, int]] = []
     for tick in ticks:
         thickness = 2 if round(tick / spacing_m) % 5 == 0 else 1
         for line in (
@@ -95,41 +107,67 @@ def draw_ground(
             np.stack([samples, np.full_like(samples, tick)], axis=1),
         ):
             points_world = np.concatenate([line + centre[:2], np.zeros((len(line), 1))], axis=1)
-            _draw_world_polyline(canvas, scene, world_from_camera, points_world, thickness)
+            pieces = _visible_pieces_px(scene, world_from_camera, points_world, width, height)
+            polylines += [(piece, thickness) for piece in pieces]
+    horizon = None
     a, b, c = horizon_line_px(scene.camera.K, scene.ground)
     if abs(b) > 1e-9:  # v = -(a u + c) / b at the left and right edges
         left, right = round(-c / b), round(-(c + a * (width - 1)) / b)
-        cv2.line(canvas, (0, left), (width - 1, right), HORIZON_COLOUR_RGB, 2, cv2.LINE_AA)
+        horizon = ((0, left), (width - 1, right))
+    return GroundGrid(tuple(polylines), horizon)
+
+
+def draw_ground_grid(image_rgb: np.ndarray, grid: GroundGrid | None) -> np.ndarray:
+    """A copy of the image with the grid drawn on it; the image itself without a grid."""
+    if grid is None:
+        return image_rgb
+    canvas = image_rgb.copy()
+    for polyline, thickness in grid.polylines:
+        cv2.polylines(canvas, [polyline], False, GRID_COLOUR_RGB, thickness, cv2.LINE_AA)
+    if grid.horizon is not None:
+        cv2.line(canvas, *grid.horizon, HORIZON_COLOUR_RGB, 2, cv2.LINE_AA)
     return canvas
 
 
-def _draw_world_polyline(
-    canvas: np.ndarray,
+def draw_ground(
+    image_rgb: np.ndarray,
+    scene: Scene,
+    spacing_m: float = 1.0,
+    extent_m: float = 40.0,
+) -> np.ndarray:
+    """A copy of the image with the scene's ground grid and horizon drawn on it
+    (:func:`ground_grid`); the image itself when no ground is known."""
+    size_wh = (image_rgb.shape[1], image_rgb.shape[0])
+    return draw_ground_grid(image_rgb, ground_grid(scene, size_wh, spacing_m, extent_m))
+
+
+def _visible_pieces_px(
     scene: Scene,
     world_from_camera: np.ndarray,
     points_world: np.ndarray,
-    thickness: int,
-) -> None:
-    """Draw the parts of a ground polyline that lie in front of the camera, below the
+    width: int,
+    height: int,
+) -> list[np.ndarray]:
+    """The pixel pieces of a ground polyline that lie in front of the camera, below the
     horizon and not absurdly far (the grid would turn into noise near the horizon)."""
     points_cam = world_to_camera(points_world, world_from_camera)
     ranges = np.linalg.norm(points_cam, axis=1)
     descent = (points_cam @ scene.ground.normal_cam) / np.maximum(ranges, 1e-9)
     visible = (points_cam[:, 2] > 0.1) & (descent < -max(MIN_RAY_DESCENT, 0.02))
-    height, width = canvas.shape[:2]
     pixels = np.full((len(points_cam), 2), np.nan)
     if visible.any():
         pixels[visible] = scene.camera.project(points_cam[visible])
     inside = visible & (np.abs(pixels[:, 0]) < 4 * width) & (np.abs(pixels[:, 1]) < 4 * height)
+    pieces = []
     start = None
     for i in range(len(pixels) + 1):
         if i < len(pixels) and inside[i]:
             start = i if start is None else start
             continue
         if start is not None and i - start >= 2:
-            polyline = np.round(pixels[start:i]).astype(np.int32)
-            cv2.polylines(canvas, [polyline], False, GRID_COLOUR_RGB, thickness, cv2.LINE_AA)
+            pieces.append(np.round(pixels[start:i]).astype(np.int32))
         start = None
+    return pieces
 
 
 def plot_trajectories(

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from posecast.clients.jsonl import frame_message_writer
@@ -25,7 +26,13 @@ from posecast.clients.options import (
     scene_for,
     tracker_config,
 )
-from posecast.clients.render import draw_ground, draw_skeletons, plot_trajectories
+from posecast.clients.render import (
+    GroundGrid,
+    draw_ground_grid,
+    draw_skeletons,
+    ground_grid,
+    plot_trajectories,
+)
 from posecast.engines.geometry.scene import Scene, SceneState
 from posecast.pipeline.stream import StreamConfig, StreamPipeline, TrackedFrame
 from posecast.pipeline.wire import frame_message
@@ -91,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
         stack.enter_context(source)
         writer = stack.enter_context(frame_message_writer(args.output))
         stack.callback(trajectories.write_plot, args.plot)
-        renderer: list[cv2.VideoWriter] = []
-        stack.callback(lambda: [video.release() for video in renderer])
+        renderer = _VideoRenderer(args.render, source.fps) if args.render is not None else None
+        if renderer is not None:
+            stack.callback(renderer.close)
         progress = stack.enter_context(
             tqdm(total=source.frame_count, unit="frame", desc="tracking", file=sys.stderr)
         )
@@ -117,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
             writer.write(frame_message(tracked, stream=str(args.input)))
             current = pipeline.scene.current(tracked.width, tracked.height)
             trajectories.add(tracked, current)
-            if args.render is not None:
-                _render(args.render, renderer, frame.image_rgb, tracked, current, source.fps)
+            if renderer is not None:
+                renderer.write(frame.image_rgb, tracked, current)
             progress.update()
             progress.set_postfix(people=len(tracked.poses), refresh=False)
     print(f"wrote {args.output}", file=sys.stderr)
@@ -162,18 +170,30 @@ class _Trajectories:
         cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 
-def _render(
-    path: Path,
-    renderer: list[cv2.VideoWriter],
-    image_rgb,
-    tracked: TrackedFrame,
-    scene: Scene,
-    fps: float,
-) -> None:
-    if not renderer:
-        size = (tracked.width, tracked.height)
-        renderer.append(cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size))
-    if scene.state in (SceneState.GIVEN, SceneState.CALIBRATED):
-        image_rgb = draw_ground(image_rgb, scene)
-    overlay = draw_skeletons(image_rgb, tracked.poses)
-    renderer[0].write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+class _VideoRenderer:
+    """``--render``: the video with the skeletons and, once the scene is known, its ground
+    grid (computed once per scene: the camera is fixed)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path = path
+        self.fps = fps
+        self._video: cv2.VideoWriter | None = None
+        self._grid_scene: Scene | None = None
+        self._grid: GroundGrid | None = None
+
+    def write(self, image_rgb: np.ndarray, tracked: TrackedFrame, scene: Scene) -> None:
+        if self._video is None:
+            size = (tracked.width, tracked.height)
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            self._video = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
+        if scene.state in (SceneState.GIVEN, SceneState.CALIBRATED):
+            if scene is not self._grid_scene:
+                self._grid_scene = scene
+                self._grid = ground_grid(scene, (tracked.width, tracked.height))
+            image_rgb = draw_ground_grid(image_rgb, self._grid)
+        overlay = draw_skeletons(image_rgb, tracked.poses)
+        self._video.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
