@@ -319,12 +319,7 @@ class Tracker:
             return [], tracks, detections
         distances = self._cue_distances(tracks, detections, poses, cues, predicted, timestamp_s)
         cost = association_cost(distances, self._weights)
-        matches, lost, free = linear_assignment(cost, self._weights.max_normalized_cost)
-        return (
-            [(tracks[row], int(detections[col])) for row, col in matches],
-            [tracks[row] for row in lost],
-            detections[free],
-        )
+        return _assign(tracks, detections, cost, self._weights.max_normalized_cost)
 
     def _cue_distances(
         self,
@@ -456,27 +451,16 @@ class Tracker:
         unknown = [t for t in tracks if t not in tracks_known]
         if not tracks_known or not len(detections) or cues.appearance is None:
             return [], tracks, detections
-        matches, lost, free = self._match_by_appearance(
-            tracks_known, detections, poses, cues, predicted, timestamp_s
-        )
-        return matches, [*lost, *unknown], free
-
-    def _match_by_appearance(
-        self,
-        tracks: list[Track],
-        detections: np.ndarray,
-        poses: FramePoses,
-        cues: _FrameCues,
-        predicted: dict[Track, Prediction],
-        timestamp_s: float,
-    ) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
         config = self.config
         appearance = np.stack(
-            [track.appearance.nearest_distances(cues.appearance[detections]) for track in tracks]
+            [
+                track.appearance.nearest_distances(cues.appearance[detections])
+                for track in tracks_known
+            ]
         )
-        position_m = self._position_distances_m(tracks, detections, poses, cues, predicted)
-        unseen_s = np.array([timestamp_s - track.last_seen_s for track in tracks])
-        has_ground = np.array([predicted[track].ground_m is not None for track in tracks])
+        position_m = self._position_distances_m(tracks_known, detections, poses, cues, predicted)
+        unseen_s = np.array([timestamp_s - track.last_seen_s for track in tracks_known])
+        has_ground = np.array([predicted[track].ground_m is not None for track in tracks_known])
         base_m = np.where(
             has_ground & (cues.ground_m is not None),
             config.max_ground_distance_m,
@@ -484,12 +468,10 @@ class Tracker:
         )
         reach_m = (base_m + config.reid_max_speed_m_s * unseen_s)[:, None]
         cost = np.where(position_m <= reach_m, np.nan_to_num(appearance, nan=np.inf), np.inf)
-        matches, lost, free = linear_assignment(cost, config.reid_max_appearance_distance)
-        return (
-            [(tracks[row], int(detections[col])) for row, col in matches],
-            [tracks[row] for row in lost],
-            detections[free],
+        matches, lost, free = _assign(
+            tracks_known, detections, cost, config.reid_max_appearance_distance
         )
+        return matches, [*lost, *unknown], free
 
     def _associate_by_references(
         self, poses: FramePoses, references: ReferencePoses
@@ -807,6 +789,19 @@ class Tracker:
 def _range_m(joints_cam_m: np.ndarray) -> float:
     """Distance of a (J, 3) pose's centroid from the camera (metres)."""
     return float(np.linalg.norm(joints_cam_m.mean(axis=0)))
+
+
+def _assign(
+    tracks: list[Track], detections: np.ndarray, cost: np.ndarray, max_cost: float
+) -> tuple[list[tuple[Track, int]], list[Track], np.ndarray]:
+    """Hungarian on a (T, D) cost: the matches as (track, detection index), the unmatched
+    tracks and the unmatched detection indices."""
+    matches, lost, free = linear_assignment(cost, max_cost)
+    return (
+        [(tracks[row], int(detections[col])) for row, col in matches],
+        [tracks[row] for row in lost],
+        detections[free],
+    )
 
 
 def _largest_overlap(boxes_xyxy: np.ndarray) -> np.ndarray:
