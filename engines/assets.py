@@ -19,7 +19,14 @@ REBUILD_HINT = "reinstall posecast, or rebuild the models with tools/convert_mod
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
+    """sha256 of a file, read in chunks once per file version: a model's runtimes, engine
+    cache keys and manifest check all ask for it (path, size and mtime key the cache)."""
+    stat = Path(path).stat()
+    return _sha256_of_version(Path(path).resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _sha256_of_version(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
@@ -38,9 +45,7 @@ def read_manifest(model_dir: Path = DEFAULT_MODEL_DIR) -> dict:
         raise ModelError(f"model manifest {manifest_path} is malformed: {error}") from error
 
 
-@cache
-def _verified(path: Path, expected_sha256: str, size: int, mtime_ns: int) -> None:
-    """Hash once per file version (path, size and mtime are part of the cache key)."""
+def _verified(path: Path, expected_sha256: str) -> None:
     actual = file_sha256(path)
     if actual != expected_sha256:
         raise ModelError(
@@ -68,8 +73,7 @@ def model_path(name: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Path:
     path = Path(model_dir) / entry["file"]
     if not path.is_file():
         raise ModelError(f"model file missing: {path}; {REBUILD_HINT}")
-    stat = path.stat()
-    _verified(path, entry["sha256"], stat.st_size, stat.st_mtime_ns)
+    _verified(path, entry["sha256"])
     return path
 
 
