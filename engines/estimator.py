@@ -378,8 +378,16 @@ class PoseEstimator:
             has_box,
             self.config.search.min_alignment_coverage,
         )
+        # one model call for the followed people and the new ones' first ROIs
+        first_pass = self.pose_model.predict(image_rgb, Roi.concatenate([followed, first_rois]))
+        num_followed = len(followed)
         searched = self.search.search(
-            image_rgb, proposals.boxes_xyxy, has_box, first_rois, is_box_roi
+            image_rgb,
+            proposals.boxes_xyxy,
+            has_box,
+            first_rois,
+            is_box_roi,
+            first_poses=first_pass.select(np.arange(num_followed, len(first_pass))),
         )
         first_kinds = [
             "box" if is_box else f"alignment_{alignment.source}"  # type: ignore[union-attr]
@@ -387,7 +395,7 @@ class PoseEstimator:
         ]
         return _Posed(
             poses=BlazePoses.concatenate(
-                [self.pose_model.predict(image_rgb, followed), searched.poses]
+                [first_pass.select(np.arange(num_followed)), searched.poses]
             ),
             sources=np.array([FOLLOWED] * len(followed) + list(proposals.sources), dtype=str),
             proposals=proposals,

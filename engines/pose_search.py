@@ -216,6 +216,7 @@ class PoseSearch:
         has_person_box: np.ndarray,
         first_rois: Roi,
         is_first_box_roi: np.ndarray,
+        first_poses: BlazePoses | None = None,
     ) -> PoseSearchResult:
         """The best pose of each proposal (module docstring, steps 2-4).
 
@@ -225,12 +226,16 @@ class PoseSearch:
             has_person_box: (N,) whether each box is a person box to agree with.
             first_rois: N first ROIs (``choose_first_rois``).
             is_first_box_roi: (N,) whether each first ROI is the box ROI.
+            first_poses: the model's poses of ``first_rois`` when the caller already ran it
+                (in the same model call as its other ROIs); else the search runs it.
         """
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         has_box = np.asarray(has_person_box, bool)
         is_box_roi = np.asarray(is_first_box_roi, bool)
         count = len(boxes)
-        candidates = [self.model.predict(image_rgb, first_rois)]
+        if first_poses is None:
+            first_poses = self.model.predict(image_rgb, first_rois)
+        candidates = [first_poses]
         best = np.arange(count)  # rows of the concatenated candidates
         last = np.arange(count)
         best_ranking = self._ranking(candidates[0], boxes, has_box)
@@ -239,12 +244,13 @@ class PoseSearch:
         offset = count
         for retry in self.config.retries:
             pending = ~self._is_accepted(best_ranking, has_box)
-            everything = BlazePoses.concatenate(candidates)
+            if not pending.any():
+                break
             if retry == BOX:
                 todo = np.flatnonzero(pending & has_box & ~is_box_roi)
                 rois = roi_from_box(boxes[todo])
             else:
-                previous = everything.select(last)
+                previous = BlazePoses.concatenate(candidates).select(last)
                 todo = np.flatnonzero(pending & _has_distinct_aux_points(previous))
                 rois = previous.select(todo).next_rois()
             if len(todo) == 0:
